@@ -1,0 +1,122 @@
+/**
+ * Every error this package throws is a `ModelPushError`: an HTTP `status` for the wire, a stable
+ * `code` for programs, and a `source` saying which side failed. Messages never contain credentials
+ * or tokens. See docs/errors.md for one section per code.
+ */
+export type ErrorSource = 'request' | 'storage' | 'registry' | 'internal'
+
+/** Stable codes, with the HTTP status each one maps to. */
+export const ERROR_CODES = {
+  INVALID_REQUEST: 400,
+  INVALID_NAME: 400,
+  MODEL_NOT_FOUND: 404,
+  UNSUPPORTED: 501,
+  STORAGE_FAILED: 500,
+  BLOB_INVALID: 500,
+  REGISTRY_UNAUTHORIZED: 401,
+  REGISTRY_DENIED: 403,
+  REGISTRY_UNREACHABLE: 502,
+  REGISTRY_FAILED: 502,
+  ABORTED: 499,
+  INTERNAL: 500,
+} as const satisfies Record<string, number>
+
+export type ErrorCode = keyof typeof ERROR_CODES
+
+export class ModelPushError extends Error {
+  /** HTTP status the router answers with when this error is known before the first byte. */
+  readonly status: number
+  readonly code: ErrorCode
+  readonly source: ErrorSource
+
+  constructor(code: ErrorCode, message: string, source: ErrorSource, options?: { cause?: unknown; status?: number }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
+    this.name = new.target.name
+    this.code = code
+    this.source = source
+    this.status = options?.status ?? ERROR_CODES[code]
+  }
+}
+
+/** The request body is malformed: not JSON, wrong types, a missing model. */
+export class InvalidRequestError extends ModelPushError {
+  constructor(message: string) {
+    super('INVALID_REQUEST', message, 'request')
+  }
+}
+
+/** A model name breaks Ollama's naming rules. `part` names the offending part. */
+export class InvalidNameError extends ModelPushError {
+  readonly part: 'name' | 'host' | 'namespace' | 'model' | 'tag'
+  constructor(part: InvalidNameError['part'], message: string) {
+    super('INVALID_NAME', message, 'request')
+    this.part = part
+  }
+}
+
+/** The storage adapter has no manifest for the model. */
+export class ModelNotFoundError extends ModelPushError {
+  constructor(displayName: string) {
+    super('MODEL_NOT_FOUND', `model "${displayName}" not found`, 'storage')
+  }
+}
+
+/** A storage adapter lacks an optional capability the operation needs. */
+export class UnsupportedError extends ModelPushError {
+  constructor(message: string) {
+    super('UNSUPPORTED', message, 'internal')
+  }
+}
+
+/** The storage adapter failed (I/O error, corrupt manifest, missing blob). */
+export class StorageError extends ModelPushError {
+  constructor(message: string, options?: { cause?: unknown; code?: 'STORAGE_FAILED' | 'BLOB_INVALID' }) {
+    super(options?.code ?? 'STORAGE_FAILED', message, 'storage', options)
+  }
+}
+
+/** The push was cancelled (client disconnected or the caller's signal fired). */
+export class AbortError extends ModelPushError {
+  constructor(message = 'push aborted') {
+    super('ABORTED', message, 'request')
+  }
+}
+
+export interface RegistryErrorDetails {
+  /** HTTP status the registry answered with, when it answered. */
+  registryStatus?: number | undefined
+  /** The registry's own error codes (`BLOB_UNKNOWN`, `DENIED`, ...), from its `{"errors":[...]}` body. */
+  registryCodes?: readonly string[] | undefined
+  /** The URL of the failed request with credentials and query secrets removed. */
+  url?: string | undefined
+  /** Whether trying the same request again might succeed (network faults, 5xx, 429). */
+  retryable?: boolean | undefined
+  cause?: unknown
+}
+
+/** The registry refused, failed or could not be reached. */
+export class RegistryError extends ModelPushError {
+  readonly registryStatus: number | undefined
+  readonly registryCodes: readonly string[]
+  readonly url: string | undefined
+  readonly retryable: boolean
+
+  constructor(
+    code: 'REGISTRY_UNAUTHORIZED' | 'REGISTRY_DENIED' | 'REGISTRY_UNREACHABLE' | 'REGISTRY_FAILED',
+    message: string,
+    details: RegistryErrorDetails = {},
+  ) {
+    super(code, message, 'registry', { cause: details.cause })
+    this.registryStatus = details.registryStatus
+    this.registryCodes = details.registryCodes ?? []
+    this.url = details.url
+    this.retryable = details.retryable ?? false
+  }
+}
+
+/** Turn anything thrown into a `ModelPushError` without leaking internals into the message. */
+export function toModelPushError(error: unknown): ModelPushError {
+  if (error instanceof ModelPushError) return error
+  if (error instanceof Error && error.name === 'AbortError') return new AbortError()
+  return new ModelPushError('INTERNAL', 'internal error', 'internal', { cause: error })
+}
