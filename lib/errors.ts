@@ -91,6 +91,8 @@ export interface RegistryErrorDetails {
   url?: string | undefined
   /** Whether trying the same request again might succeed (network faults, 5xx, 429). */
   retryable?: boolean | undefined
+  /** HTTP status to answer with instead of the code's default (e.g. 400 for a registry's NAME_INVALID). */
+  status?: number | undefined
   cause?: unknown
 }
 
@@ -106,7 +108,7 @@ export class RegistryError extends ModelPushError {
     message: string,
     details: RegistryErrorDetails = {},
   ) {
-    super(code, message, 'registry', { cause: details.cause })
+    super(code, message, 'registry', { cause: details.cause, ...(details.status === undefined ? {} : { status: details.status }) })
     this.registryStatus = details.registryStatus
     this.registryCodes = details.registryCodes ?? []
     this.url = details.url

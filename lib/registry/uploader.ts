@@ -17,7 +17,11 @@ export interface RegistryTarget {
 export type BlobOpener = (start: number) => Promise<Readable>
 
 export interface UploadBlobOptions extends OperationOptions {
-  /** Called with the number of bytes just sent (a delta). May be called many times per chunk. */
+  /**
+   * Called with the number of bytes just sent (a delta), per chunk or more often. When the upload
+   * restarts from the beginning, it is first called once with a negative delta that takes back what
+   * the failed attempt reported, so the running sum is always the bytes the current attempt has sent.
+   */
   onBytes?: (bytes: number) => void
 }
 

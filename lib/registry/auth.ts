@@ -1,0 +1,236 @@
+/**
+ * Registry authentication: Basic, and the Docker token flow (distribution `docs/spec/auth/token.md`).
+ *
+ * - A 401 carries `WWW-Authenticate`; the challenge is remembered per registry host, so later
+ *   requests authenticate up front. That matters for streamed bodies, which cannot be replayed
+ *   after a 401: the upload's POST meets the challenge, its PATCH already carries the token.
+ * - Bearer: `GET <realm>?service=<service>&scope=repository:<repo>:pull,push`, with Basic
+ *   credentials when the push has any (anonymous otherwise). `token` or `access_token`;
+ *   `expires_in` defaults to 60 s. Tokens are cached per (registry host, realm, service, scope,
+ *   credential identity) until shortly before they expire; concurrent requests share one fetch.
+ * - Credentials go only where they are meant to: Basic/Bearer to the registry's own host (never to
+ *   an upload location or redirect on another host), Basic to the token realm the registry named,
+ *   never over plain http except to loopback or for registries marked insecure.
+ */
+import { createHash } from 'node:crypto'
+import { RegistryError } from '../errors.js'
+import type { Credentials, Logger } from '../model/types.js'
+import { parseChallenges, type AuthChallenge } from './challenge.js'
+import { isLoopbackHost, isRegistryUrl, verifiesTls } from './endpoint.js'
+import type { HttpTransport, RegistryResponse } from './http-client.js'
+import { redactUrl } from './redact.js'
+import { parseRegistryErrors, registryErrorFromNetwork, registryErrorFromResponse } from './registry-error.js'
+import { isAborted } from './retry.js'
+import type { RegistryTarget } from './uploader.js'
+
+/** An `Authorization` value as sent. `fresh`: a token fetched for this request rather than taken from the cache. */
+export interface SentAuthorization {
+  readonly value: string
+  readonly fresh: boolean
+}
+
+interface CachedToken {
+  readonly token: string
+  readonly expiresAt: number
+}
+
+export interface RegistryAuthOptions {
+  transport: HttpTransport
+  logger: Logger | undefined
+  timeoutMs: number
+  /** Clock, for tests. */
+  now?: () => number
+}
+
+/** The scope a push needs (token spec "Token Scope Documentation"). */
+export function pushScope(repository: string): string {
+  return `repository:${repository}:pull,push`
+}
+
+export function basicAuthorization(credentials: Credentials): string {
+  return `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`, 'utf8').toString('base64')}`
+}
+
+/** A stable, non-reversible identity for a credential pair (cache keys only; never logged). */
+function identityOf(credentials: Credentials | undefined): string {
+  if (credentials === undefined) return 'anonymous'
+  return createHash('sha256').update(credentials.username).update('\0').update(credentials.password).digest('base64url')
+}
+
+export class RegistryAuth {
+  /** The challenge each registry host answered with (Bearer preferred over Basic). */
+  readonly #challenges = new Map<string, AuthChallenge>()
+  readonly #tokens = new Map<string, CachedToken>()
+  readonly #pending = new Map<string, Promise<CachedToken>>()
+  readonly #transport: HttpTransport
+  readonly #logger: Logger | undefined
+  readonly #timeoutMs: number
+  readonly #now: () => number
+
+  constructor(options: RegistryAuthOptions) {
+    this.#transport = options.transport
+    this.#logger = options.logger
+    this.#timeoutMs = options.timeoutMs
+    this.#now = options.now ?? Date.now
+  }
+
+  /**
+   * The `Authorization` for a request to `url` on behalf of `target`, or undefined (no challenge
+   * learnt yet, or a URL on another host). `fresh`: a token fetched just now, not from the cache.
+   */
+  async authorization(target: RegistryTarget, url: string, signal?: AbortSignal): Promise<SentAuthorization | undefined> {
+    if (!isRegistryUrl(target, url)) return undefined
+    const challenge = this.#challenges.get(hostKey(target))
+    if (challenge === undefined) return undefined
+    if (challenge.scheme === 'basic') return target.credentials === undefined ? undefined : { value: basicAuthorization(target.credentials), fresh: false }
+    const { token, fresh } = await this.#token(target, challenge, signal)
+    return { value: `Bearer ${token}`, fresh }
+  }
+
+  /**
+   * Learn from a 401: remember the challenge and drop the token that was refused. Throws when no
+   * retry can help (no supported challenge; Basic without credentials; Basic credentials refused).
+   */
+  challenged(target: RegistryTarget, response: RegistryResponse, sent: SentAuthorization | undefined, action: string): void {
+    const chosen = this.learn(target, response, sent)
+    const details = { registryStatus: 401, url: redactUrl(response.url) }
+    if (chosen === undefined) {
+      const schemes = parseChallenges(response.headers['www-authenticate']).map((c) => c.scheme).join(', ')
+      throw new RegistryError(
+        'REGISTRY_UNAUTHORIZED',
+        `${action}: registry requires authentication with an unsupported scheme (${schemes === '' ? 'no WWW-Authenticate challenge' : schemes})`,
+        details,
+      )
+    }
+    // A token issued a moment ago for exactly this scope was not enough: another one will not be either.
+    if (sent?.fresh === true && chosen.scheme === 'bearer') throw this.refused(target, response, action)
+    if (chosen.scheme === 'basic') {
+      if (target.credentials === undefined) throw new RegistryError('REGISTRY_UNAUTHORIZED', `${action}: registry requires authentication`, details)
+      if (sent?.value.startsWith('Basic ') === true) throw new RegistryError('REGISTRY_UNAUTHORIZED', `${action}: registry rejected the credentials`, details)
+    }
+  }
+
+  /**
+   * The non-throwing part of `challenged`: remember the challenge (Bearer preferred over Basic) and
+   * drop a refused token from the cache. Used after a streamed body, whose upload restarts anyway.
+   */
+  learn(target: RegistryTarget, response: RegistryResponse, sent: SentAuthorization | undefined): AuthChallenge | undefined {
+    const challenges = parseChallenges(response.headers['www-authenticate'])
+    const chosen = challenges.find((c) => c.scheme === 'bearer' && c.params.realm !== undefined) ?? challenges.find((c) => c.scheme === 'basic')
+    if (chosen === undefined) return undefined
+    this.#challenges.set(hostKey(target), chosen)
+    if (sent?.value.startsWith('Bearer ') === true) this.#forgetToken(target, chosen, sent.value.slice(7))
+    return chosen
+  }
+
+  /** The error for a 401 that persists after authenticating. */
+  refused(target: RegistryTarget, response: RegistryResponse, action: string): RegistryError {
+    const challenge = parseChallenges(response.headers['www-authenticate']).find((c) => c.scheme === 'bearer')
+    const details = { registryStatus: 401, registryCodes: parseRegistryErrors(response.body).map((entry) => entry.code), url: redactUrl(response.url) }
+    const anonymous = target.credentials === undefined
+    if (challenge?.params.error === 'insufficient_scope') {
+      return anonymous
+        ? new RegistryError('REGISTRY_UNAUTHORIZED', `${action}: registry requires authentication to push to ${target.repository}`, details)
+        : new RegistryError('REGISTRY_DENIED', `${action}: push access to ${target.repository} denied for these credentials`, details)
+    }
+    return new RegistryError('REGISTRY_UNAUTHORIZED', `${action}: ${anonymous ? 'registry requires authentication' : 'registry rejected the credentials'}`, details)
+  }
+
+  #cacheKey(target: RegistryTarget, challenge: AuthChallenge): string {
+    return [hostKey(target), challenge.params.realm ?? '', challenge.params.service ?? '', pushScope(target.repository), identityOf(target.credentials)].join('\n')
+  }
+
+  #forgetToken(target: RegistryTarget, challenge: AuthChallenge, token: string): void {
+    const key = this.#cacheKey(target, challenge)
+    if (this.#tokens.get(key)?.token === token) this.#tokens.delete(key)
+  }
+
+  async #token(target: RegistryTarget, challenge: AuthChallenge, signal: AbortSignal | undefined): Promise<{ token: string; fresh: boolean }> {
+    const key = this.#cacheKey(target, challenge)
+    const cached = this.#tokens.get(key)
+    if (cached !== undefined && cached.expiresAt > this.#now()) return { token: cached.token, fresh: false }
+    let pending = this.#pending.get(key)
+    if (pending === undefined) {
+      pending = this.#fetchToken(target, challenge, signal).finally(() => this.#pending.delete(key))
+      this.#pending.set(key, pending)
+    }
+    const fetched = await pending
+    this.#tokens.set(key, fetched)
+    return { token: fetched.token, fresh: true }
+  }
+
+  async #fetchToken(target: RegistryTarget, challenge: AuthChallenge, signal: AbortSignal | undefined): Promise<CachedToken> {
+    const action = 'get a registry token'
+    const realmText = challenge.params.realm ?? ''
+    let realm: URL
+    try {
+      realm = new URL(realmText)
+    } catch {
+      throw new RegistryError('REGISTRY_FAILED', `${action}: registry announced an invalid token realm`, { registryStatus: 401 })
+    }
+    if (realm.protocol !== 'https:' && realm.protocol !== 'http:') {
+      throw new RegistryError('REGISTRY_FAILED', `${action}: registry announced a token realm with unsupported scheme ${JSON.stringify(realm.protocol)}`)
+    }
+    const scope = pushScope(target.repository)
+    if (challenge.params.service !== undefined) realm.searchParams.set('service', challenge.params.service)
+    realm.searchParams.set('scope', scope)
+    const url = realm.toString()
+    const headers: Record<string, string> = { Accept: 'application/json' }
+    if (target.credentials !== undefined) {
+      // Basic credentials to the realm (token spec); never in clear text across the network.
+      if (realm.protocol === 'http:' && !target.insecure && !isLoopbackHost(realm.hostname)) {
+        throw new RegistryError(
+          'REGISTRY_FAILED',
+          `${action}: the token realm ${realm.host} uses plain http; refusing to send credentials over it (mark the registry insecure to allow)`,
+          { url: redactUrl(url) },
+        )
+      }
+      headers.Authorization = basicAuthorization(target.credentials)
+    }
+
+    const started = this.#now()
+    let response: RegistryResponse
+    try {
+      response = await this.#transport.send({ method: 'GET', url, headers, signal, timeoutMs: this.#timeoutMs, verifyTls: verifiesTls(target) })
+    } catch (error) {
+      if (isAborted(signal)) throw error
+      throw registryErrorFromNetwork(error, { action, url, host: realm.host, insecure: target.insecure })
+    }
+    this.#logger?.debug?.('registry token request', { realm: redactUrl(url), scope, status: response.status, ms: this.#now() - started })
+
+    if (response.status !== 200) {
+      const details = { registryStatus: response.status, url: redactUrl(url) }
+      if (response.status === 401) {
+        throw new RegistryError(
+          'REGISTRY_UNAUTHORIZED',
+          target.credentials === undefined ? `${action}: the token service requires authentication` : `${action}: the token service rejected the credentials`,
+          details,
+        )
+      }
+      if (response.status === 403) throw new RegistryError('REGISTRY_DENIED', `${action}: the token service denied access to ${target.repository}`, details)
+      if (response.status >= 300 && response.status < 400) {
+        throw new RegistryError('REGISTRY_FAILED', `${action}: the token service answered with a redirect (${response.status}), which is not followed`, details)
+      }
+      // 5xx/429 come back retryable: the step that needed the token is retried as a whole.
+      throw registryErrorFromResponse(response, { action, url })
+    }
+
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(response.body.toString('utf8'))
+    } catch {
+      throw new RegistryError('REGISTRY_FAILED', `${action}: the token service answered with something that is not JSON`, { registryStatus: 200, url: redactUrl(url) })
+    }
+    const record = (parsed !== null && typeof parsed === 'object' ? parsed : {}) as Record<string, unknown>
+    const token = typeof record.token === 'string' && record.token !== '' ? record.token : typeof record.access_token === 'string' ? record.access_token : ''
+    if (token === '') throw new RegistryError('REGISTRY_FAILED', `${action}: the token service answered without a token`, { registryStatus: 200, url: redactUrl(url) })
+    const expiresIn = typeof record.expires_in === 'number' && Number.isFinite(record.expires_in) && record.expires_in > 0 ? record.expires_in : 60
+    // Renew a little early: 10 % of the lifetime, at most 10 s, so a token never expires in flight.
+    const margin = Math.min(10_000, expiresIn * 100)
+    return { token, expiresAt: started + expiresIn * 1000 - margin }
+  }
+}
+
+function hostKey(target: RegistryTarget): string {
+  return target.host.toLowerCase()
+}

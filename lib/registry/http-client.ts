@@ -1,0 +1,131 @@
+/**
+ * The HTTP layer under the registry client: one axios instance, keep-alive agents, explicit status
+ * checks. It sends exactly one request and reports exactly one answer (or throws the raw error);
+ * auth, schemes, retries and error mapping live above it.
+ *
+ * axios settings, and why:
+ * - `maxRedirects: 0`: axios then uses Node's own http/https instead of follow-redirects, which
+ *   would buffer a streamed body (up to `maxBodyLength`) to replay it on a redirect. Redirects are
+ *   followed by the client layer, for GET/HEAD only, without credentials across hosts.
+ * - `maxBodyLength: -1` (axios's "unlimited"), not `Infinity`: since axios 1.13 any limit > -1,
+ *   Infinity included, inserts a byte-counting Transform between a streamed body and the socket
+ *   (an extra stream hop and callback per chunk). -1 pipes the body straight into the request.
+ * - no `onUploadProgress`/`maxRate`: either inserts AxiosTransformStream. Progress is counted on the
+ *   source stream by the uploader instead.
+ * - `transformRequest`/`transformResponse` identity, `responseType: 'arraybuffer'`: bytes in,
+ *   bytes out; JSON is parsed where it is expected, with `maxContentLength` bounding it.
+ * - `validateStatus: () => true`: every status is checked by the caller.
+ * - `proxy: false`: environment proxies are not applied (they would replace our agents, and with
+ *   them the CA configuration).
+ * - `timeout`: wall-clock to the response headers for small requests; 0 for streamed uploads (a
+ *   multi-GiB upload would never fit a wall-clock limit); those get a progress watchdog instead.
+ */
+import http from 'node:http'
+import https from 'node:https'
+import type { Readable } from 'node:stream'
+import tls from 'node:tls'
+import axios, { type AxiosInstance, type AxiosResponse } from 'axios'
+
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PATCH' | 'PUT' | 'DELETE'
+
+export interface SendOptions {
+  method: HttpMethod
+  /** Absolute URL. */
+  url: string
+  headers: Record<string, string>
+  /** A Buffer (replayable) or a stream (sent once, never buffered). */
+  body?: Buffer | Readable | undefined
+  signal?: AbortSignal | undefined
+  /** Wall-clock limit to the response headers, ms; 0 for none. */
+  timeoutMs: number
+  /** Verify the server certificate (https). False only for insecure targets. */
+  verifyTls: boolean
+}
+
+/** One answer: status, lower-cased headers, the (bounded) body. */
+export interface RegistryResponse {
+  status: number
+  headers: Readonly<Record<string, string | undefined>>
+  body: Buffer
+  /** The URL the request went to. */
+  url: string
+}
+
+export interface HttpTransportOptions {
+  ca?: ReadonlyArray<string | Buffer> | undefined
+  userAgent: string
+  maxSockets: number
+}
+
+/** Registry answers other than blobs are small JSON documents; anything bigger is refused. */
+export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+
+/** Node's root store (bundled Mozilla CAs, plus system/extra ones where this Node exposes them) and `extra`. */
+function trustedCas(extra: ReadonlyArray<string | Buffer>): Array<string | Buffer> {
+  // tls.getCACertificates('default') (Node ≥ 22.15) includes --use-system-ca and NODE_EXTRA_CA_CERTS;
+  // older Nodes only expose the bundled store, so those sources must then be passed in `ca` too.
+  const getter = (tls as unknown as { getCACertificates?: (type: string) => string[] }).getCACertificates
+  const base = typeof getter === 'function' ? getter('default') : tls.rootCertificates
+  return [...base, ...extra]
+}
+
+export class HttpTransport {
+  readonly #axios: AxiosInstance
+  readonly #httpAgent: http.Agent
+  readonly #httpsAgent: https.Agent
+  readonly #insecureAgent: https.Agent
+
+  constructor(options: HttpTransportOptions) {
+    const pool = { keepAlive: true, keepAliveMsecs: 1_000, maxSockets: options.maxSockets, maxFreeSockets: 8, scheduling: 'lifo' as const }
+    this.#httpAgent = new http.Agent(pool)
+    this.#httpsAgent = new https.Agent(options.ca === undefined || options.ca.length === 0 ? pool : { ...pool, ca: trustedCas(options.ca) })
+    this.#insecureAgent = new https.Agent({ ...pool, rejectUnauthorized: false })
+    this.#axios = axios.create({
+      maxRedirects: 0,
+      maxBodyLength: -1,
+      maxContentLength: MAX_RESPONSE_BYTES,
+      validateStatus: () => true,
+      responseType: 'arraybuffer',
+      transformRequest: [(data: unknown) => data],
+      transformResponse: [(data: unknown) => data],
+      proxy: false,
+      decompress: true,
+      httpAgent: this.#httpAgent,
+      headers: { 'User-Agent': options.userAgent, Accept: 'application/json' },
+    })
+  }
+
+  async send(options: SendOptions): Promise<RegistryResponse> {
+    const response: AxiosResponse<unknown> = await this.#axios.request({
+      method: options.method,
+      url: options.url,
+      headers: options.headers,
+      data: options.body,
+      signal: options.signal,
+      timeout: options.timeoutMs,
+      httpsAgent: options.verifyTls ? this.#httpsAgent : this.#insecureAgent,
+    })
+    const body = options.body
+    if (body !== undefined && !Buffer.isBuffer(body) && !body.readableEnded) {
+      // Answered before the whole body went out (e.g. 401/413 after the headers): the connection
+      // is mid-body and can never be reused; close it rather than leave it waiting for the rest.
+      ;(response.request as { destroy?: () => void } | undefined)?.destroy?.()
+    }
+    const headers: Record<string, string | undefined> = {}
+    for (const [name, value] of Object.entries(response.headers as Record<string, unknown>)) {
+      if (typeof value === 'string') headers[name.toLowerCase()] = value
+      else if (Array.isArray(value)) headers[name.toLowerCase()] = value.join(', ')
+      else if (typeof value === 'number') headers[name.toLowerCase()] = String(value)
+    }
+    const data = response.data
+    const bytes = Buffer.isBuffer(data) ? data : data instanceof ArrayBuffer ? Buffer.from(data) : typeof data === 'string' ? Buffer.from(data) : Buffer.alloc(0)
+    return { status: response.status, headers, body: bytes, url: options.url }
+  }
+
+  /** Close idle keep-alive connections and refuse new ones. */
+  close(): void {
+    this.#httpAgent.destroy()
+    this.#httpsAgent.destroy()
+    this.#insecureAgent.destroy()
+  }
+}

@@ -1,0 +1,86 @@
+import Joi from 'joi'
+import type { Logger } from '../model/types.js'
+import { DEFAULT_USER_AGENT } from './version.js'
+
+/** Options of `OciRegistryUploader`. Checked once, in the constructor; every problem is reported in one `TypeError`. */
+export interface OciRegistryUploaderOptions {
+  /**
+   * Extra CA certificates (PEM) to trust besides Node's bundled root store, for registries and token
+   * realms served over https. Default: none.
+   */
+  ca?: string | Buffer | ReadonlyArray<string | Buffer>
+  /** Receives request-level debug lines and restart warnings. URLs are redacted; never credentials or tokens. Default: none. */
+  logger?: Logger
+  /** `User-Agent` of every request. Default `express-model-push/<version>`. */
+  userAgent?: string
+  /**
+   * How long the registry may stay silent, in ms: the time to an answer for requests without a body,
+   * and, while a blob streams, the longest stretch without progress (sending, or the answer once sent).
+   * Default 60 000.
+   */
+  timeoutMs?: number
+  /** How many times a failed step (network error, 5xx, 429) is retried; a blob restarts from POST each time. Default 3. */
+  retries?: number
+  /** First retry delay in ms, doubled on each retry (with jitter, at most 10 s; `Retry-After` wins when larger). Default 250. */
+  retryDelayMs?: number
+  /** Most concurrent connections per registry origin. Default 16. */
+  maxSockets?: number
+}
+
+/** Options after defaults. */
+export interface ResolvedUploaderOptions {
+  readonly ca: ReadonlyArray<string | Buffer> | undefined
+  readonly logger: Logger | undefined
+  readonly userAgent: string
+  readonly timeoutMs: number
+  readonly retries: number
+  readonly retryDelayMs: number
+  readonly maxSockets: number
+}
+
+const KNOWN = ['ca', 'logger', 'userAgent', 'timeoutMs', 'retries', 'retryDelayMs', 'maxSockets']
+
+// Joi.any().custom keeps object identity (Joi.object().keys() would clone a logger).
+const loggerSchema = Joi.any().custom((value: unknown, helpers) => {
+  if (value === null || typeof value !== 'object') return helpers.message({ custom: '{{#label}} must be a logger object (debug/info/warn/error methods)' })
+  const record = value as Record<string, unknown>
+  const wrong = ['debug', 'info', 'warn', 'error'].filter((level) => record[level] !== undefined && typeof record[level] !== 'function')
+  if (wrong.length > 0) return helpers.message({ custom: `{{#label}} has non-function ${wrong.join(', ')}` })
+  return value
+})
+
+const pemSchema = Joi.any().custom((value: unknown, helpers) => {
+  const isPem = (item: unknown) => (typeof item === 'string' && item.trim() !== '') || (Buffer.isBuffer(item) && item.length > 0)
+  if (isPem(value) || (Array.isArray(value) && value.length > 0 && value.every(isPem))) return value
+  return helpers.message({ custom: '{{#label}} must be a PEM string or Buffer, or a non-empty array of them' })
+})
+
+const schema = Joi.object<OciRegistryUploaderOptions>({
+  ca: pemSchema,
+  logger: loggerSchema,
+  userAgent: Joi.string().trim().min(1).max(200).pattern(/^[\x20-\x7e]+$/, 'printable ASCII'),
+  timeoutMs: Joi.number().integer().min(1).max(3_600_000),
+  retries: Joi.number().integer().min(0).max(10),
+  retryDelayMs: Joi.number().integer().min(0).max(60_000),
+  maxSockets: Joi.number().integer().min(1).max(1024),
+})
+  .messages({ 'object.unknown': `{{#label}} is not an option of OciRegistryUploader (known options: ${KNOWN.join(', ')})` })
+  .prefs({ abortEarly: false, convert: false })
+
+/** Validate and resolve; never mutates `options`. */
+export function resolveUploaderOptions(options: OciRegistryUploaderOptions | undefined): ResolvedUploaderOptions {
+  const given = options ?? {}
+  if (given === null || typeof given !== 'object' || Array.isArray(given)) throw new TypeError('OciRegistryUploader options must be an object')
+  const { error } = schema.validate(given)
+  if (error !== undefined) throw new TypeError(`invalid OciRegistryUploader options: ${error.details.map((detail) => detail.message).join('; ')}`)
+  const ca = given.ca === undefined ? undefined : Array.isArray(given.ca) ? [...(given.ca as ReadonlyArray<string | Buffer>)] : [given.ca as string | Buffer]
+  return {
+    ca,
+    logger: given.logger,
+    userAgent: given.userAgent ?? DEFAULT_USER_AGENT,
+    timeoutMs: given.timeoutMs ?? 60_000,
+    retries: given.retries ?? 3,
+    retryDelayMs: given.retryDelayMs ?? 250,
+    maxSockets: given.maxSockets ?? 16,
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Redaction of secrets from URLs and free text before they reach an error message, an error's
+ * `url`, or a logger. Upload locations carry distribution's signed `_state`; storage redirects carry
+ * signatures; token realms may echo tokens. None of it is ever shown.
+ */
+
+/** Query parameters removed from URLs: exact names, compared lower-cased. */
+const SECRET_PARAMS = new Set([
+  '_state',
+  'token',
+  'access_token',
+  'refresh_token',
+  'id_token',
+  'password',
+  'passwd',
+  'secret',
+  'client_secret',
+  'signature',
+  'sig',
+  'key',
+  'api_key',
+  'apikey',
+  'auth',
+  'authorization',
+  'code',
+  'jwt',
+])
+
+/** Query parameter names containing one of these are removed too (X-Amz-Signature, X-Goog-Credential, ...). */
+const SECRET_PARAM_PART = /token|secret|signature|credential|password|passwd|auth|session|_state|jwt/i
+
+/** Whether a query parameter name looks like it carries a secret. */
+export function isSecretParam(name: string): boolean {
+  let decoded = name
+  try {
+    decoded = decodeURIComponent(name.replace(/\+/g, ' '))
+  } catch {
+    // keep the raw name
+  }
+  const lower = decoded.toLowerCase()
+  return SECRET_PARAMS.has(lower) || SECRET_PARAM_PART.test(lower)
+}
+
+/**
+ * The URL without userinfo, fragment and secret-looking query parameters. Other parameters are
+ * kept byte-for-byte. Something that does not parse as a URL comes back as free-text-redacted.
+ */
+export function redactUrl(url: string | URL): string {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return redactText(String(url))
+  }
+  const query = parsed.search.startsWith('?') ? parsed.search.slice(1) : parsed.search
+  const kept = query === '' ? [] : query.split('&').filter((part) => part !== '' && !isSecretParam(part.split('=', 1)[0] ?? ''))
+  return `${parsed.protocol}//${parsed.host}${parsed.pathname}${kept.length > 0 ? `?${kept.join('&')}` : ''}`
+}
+
+const URL_IN_TEXT = /\bhttps?:\/\/[^\s"'<>]+/gi
+const AUTH_HEADER_VALUE = /\b(Bearer|Basic|Token)\s+[A-Za-z0-9\-._~+/]+=*/gi
+const JWT = /\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g
+const SECRET_ASSIGNMENT = /([?&\s"'{,]|^)(_state|token|access_token|refresh_token|password|passwd|secret|signature|sig)(\s*=\s*["']?|["']\s*:\s*["'])[^\s&"',}]+/gi
+
+/** Free text (an error message, a registry's `message`) with URLs, auth values, JWTs and `key=secret` pairs scrubbed. */
+export function redactText(text: string): string {
+  return text
+    .replace(URL_IN_TEXT, (match) => redactUrl(match))
+    .replace(AUTH_HEADER_VALUE, '$1 [redacted]')
+    .replace(JWT, '[redacted]')
+    .replace(SECRET_ASSIGNMENT, (_match, before: string, name: string) => (name.toLowerCase() === '_state' ? before : `${before}${name}=[redacted]`))
+}
