@@ -1,0 +1,95 @@
+import Joi from 'joi'
+import { parseModelName } from './model/name.js'
+import type { Credentials, Logger } from './model/types.js'
+import { OciRegistryUploader } from './registry/oci-uploader.js'
+import type { RegistryUploader } from './registry/uploader.js'
+import type { StorageAdapter } from './storage/adapter.js'
+import { FilesystemStorage } from './storage/filesystem.js'
+import { DEFAULT_PROGRESS_INTERVAL_MS } from './push/push-model.js'
+
+/**
+ * Options of `createPushRouter` and `pushHandler`. Checked once, when the router is made; every
+ * problem is reported in one `TypeError`.
+ */
+export interface PushRouterOptions {
+  /** Where local models live. Default: `new FilesystemStorage()` (`$OLLAMA_MODELS` or `~/.ollama/models`). */
+  storage?: StorageAdapter
+  /** How blobs and manifests reach registries. Default: `new OciRegistryUploader({ ca, logger })`. */
+  uploader?: RegistryUploader
+  /** Registry host for names without one (`host` or `host:port`). Default `registry.ollama.ai`. */
+  defaultRegistry?: string
+  /**
+   * Host-configured secrets: called with the registry host (`host[:port]`) of each push; return the
+   * credentials to use, or `undefined` for none. Request-body credentials, when allowed and given, win.
+   */
+  credentials?: (host: string) => Credentials | undefined | Promise<Credentials | undefined>
+  /** Accept `username`/`password` in the request body. Default `true`. */
+  allowRequestCredentials?: boolean
+  /** Extra CA certificates (PEM) the default uploader trusts besides the system ones. Ignored with a custom `uploader`. */
+  ca?: string | Buffer | Array<string | Buffer>
+  /** Receives a line per push (start, finish, failure). Never receives credentials. Default: none. */
+  logger?: Logger
+  /** Least time between two byte-progress lines of one blob, in ms (10–10000). Default 50. */
+  progressIntervalMs?: number
+}
+
+/** Options after defaults: what the handler uses at request time. */
+export interface ResolvedOptions {
+  readonly storage: StorageAdapter
+  readonly uploader: RegistryUploader
+  readonly defaultRegistry: string
+  readonly credentials: PushRouterOptions['credentials']
+  readonly allowRequestCredentials: boolean
+  readonly logger: Logger | undefined
+  readonly progressIntervalMs: number
+}
+
+/** A duck-type check that keeps the caller's object (Joi.object().keys() would clone it). */
+function implementing(kind: string, required: string[], optional: string[]) {
+  return Joi.any().custom((value: unknown, helpers) => {
+    if (value === null || typeof value !== 'object') return helpers.message({ custom: `{{#label}} must be a ${kind} object` })
+    const record = value as Record<string, unknown>
+    const missing = required.filter((method) => typeof record[method] !== 'function')
+    const wrong = optional.filter((method) => record[method] !== undefined && typeof record[method] !== 'function')
+    if (missing.length > 0) return helpers.message({ custom: `{{#label}} must implement ${kind}: missing ${missing.join(', ')}` })
+    if (wrong.length > 0) return helpers.message({ custom: `{{#label}} has non-function ${wrong.join(', ')}` })
+    return value
+  })
+}
+
+const pem = Joi.alternatives().try(Joi.string(), Joi.binary())
+
+const schema = Joi.object<PushRouterOptions>({
+  storage: implementing('StorageAdapter', ['readManifest', 'statBlob', 'openBlob'], ['writeBlob', 'writeManifest', 'deleteModel', 'listModels']),
+  uploader: implementing('RegistryUploader', ['hasBlob', 'uploadBlob', 'putManifest'], ['prepare', 'release', 'mountBlob']),
+  defaultRegistry: Joi.string().custom((value: string, helpers) => {
+    try {
+      parseModelName(`${value}/library/probe:latest`)
+      return value
+    } catch {
+      return helpers.message({ custom: '"defaultRegistry" must be a registry host such as "registry.example.com" or "localhost:5000"' })
+    }
+  }),
+  credentials: Joi.func().maxArity(1),
+  allowRequestCredentials: Joi.boolean(),
+  ca: Joi.alternatives().try(pem, Joi.array().items(pem).min(1)),
+  logger: implementing('Logger', [], ['debug', 'info', 'warn', 'error']),
+  progressIntervalMs: Joi.number().integer().min(10).max(10_000),
+})
+  .messages({ 'object.unknown': '{{#label}} is not an option (known options: storage, uploader, defaultRegistry, credentials, allowRequestCredentials, ca, logger, progressIntervalMs)' })
+
+/** Validate and resolve the options; throws one `TypeError` naming every problem. */
+export function resolveOptions(options: PushRouterOptions = {}): ResolvedOptions {
+  if (options === null || typeof options !== 'object') throw new TypeError('express-model-push: options must be an object')
+  const { error } = schema.validate(options, { abortEarly: false, convert: false })
+  if (error) throw new TypeError(`express-model-push: invalid options: ${error.details.map((d) => d.message).join('; ')}`)
+  return Object.freeze({
+    storage: options.storage ?? new FilesystemStorage(),
+    uploader: options.uploader ?? new OciRegistryUploader({ ca: options.ca, logger: options.logger }),
+    defaultRegistry: options.defaultRegistry ?? 'registry.ollama.ai',
+    credentials: options.credentials,
+    allowRequestCredentials: options.allowRequestCredentials ?? true,
+    logger: options.logger,
+    progressIntervalMs: options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS,
+  })
+}

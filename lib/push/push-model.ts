@@ -1,0 +1,175 @@
+import { AbortError, ModelNotFoundError, ModelPushError, StorageError } from '../errors.js'
+import { displayModelName, formatModelName, parseModelName, repositoryOf } from '../model/name.js'
+import type { Credentials, Descriptor, Logger, ModelName, PushProgress, StoredManifest } from '../model/types.js'
+import type { BlobOpener, RegistryTarget, RegistryUploader } from '../registry/uploader.js'
+import type { StorageAdapter } from '../storage/adapter.js'
+import { ByteCounter, blobProgress, tick } from './progress.js'
+
+/** What a push reads from and writes to. */
+export interface PushDependencies {
+  /** Where the local model lives. */
+  storage: StorageAdapter
+  /** How blobs and the manifest reach the registry. */
+  uploader: RegistryUploader
+  /** Receives one line per push start/finish/failure. Never receives credentials. */
+  logger?: Logger | undefined
+}
+
+/** Per-push options. */
+export interface PushOptions {
+  /** Cancels the push: the upload in flight stops and the generator throws an `AbortError`. */
+  signal?: AbortSignal | undefined
+  /** Docker's insecure-registry behaviour for this push (https without verification, http fallback). Default `false`. */
+  insecure?: boolean | undefined
+  /** Credentials for the model's registry host. */
+  credentials?: Credentials | undefined
+  /** Registry host used when the name has none. Default `registry.ollama.ai`. */
+  defaultRegistry?: string | undefined
+  /** Least time between two byte-progress events for one blob, in ms. Default 50. */
+  progressIntervalMs?: number | undefined
+}
+
+export const DEFAULT_PROGRESS_INTERVAL_MS = 50
+
+/**
+ * Push the local model `ref` to its registry, yielding Ollama's progress events.
+ *
+ * Every check that can fail cheaply runs before the first event: the name, the local manifest,
+ * the local blobs' presence and sizes, and the uploader's `prepare` (registry reachability, auth,
+ * push permission). So an error thrown before the first event means nothing was sent, and an HTTP
+ * layer can still answer it with a real status. The last event is always `{status: 'success'}`.
+ *
+ * Blobs are pushed in manifest order, then the config, each skipped when the registry already has
+ * it; then the manifest's stored bytes are put unchanged under the name's tag.
+ */
+export async function* pushModel(
+  ref: string | ModelName,
+  deps: PushDependencies,
+  options: PushOptions = {},
+): AsyncGenerator<PushProgress, void, undefined> {
+  const { storage, uploader, logger } = deps
+  // A signal of our own, so that a consumer that stops iterating (return()) also stops the upload.
+  const inner = new AbortController()
+  const onOuterAbort = () => inner.abort()
+  options.signal?.addEventListener('abort', onOuterAbort, { once: true })
+  if (options.signal?.aborted) inner.abort()
+  const signal = inner.signal
+  const interval = options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS
+  const name = typeof ref === 'string' ? parseModelName(ref, { defaultRegistry: options.defaultRegistry }) : ref
+  const target: RegistryTarget = {
+    host: name.host,
+    repository: repositoryOf(name),
+    insecure: options.insecure === true,
+    credentials: options.credentials,
+  }
+  const started = Date.now()
+  const fields = { model: formatModelName(name) }
+  try {
+    throwIfAborted(signal)
+    const manifest = await fromStorage(() => storage.readManifest(name, { signal }), 'read the manifest')
+    if (manifest === undefined) throw new ModelNotFoundError(displayModelName(name))
+    const blobs = uniqueBlobs(manifest)
+    await checkLocalBlobs(storage, blobs, signal)
+    await uploader.prepare?.(target, { signal })
+    logger?.info?.('push started', { ...fields, blobs: blobs.length })
+
+    yield { status: 'retrieving manifest' }
+
+    for (const blob of blobs) {
+      throwIfAborted(signal)
+      if (await uploader.hasBlob(target, blob, { signal })) {
+        yield blobProgress(blob, blob.size)
+        continue
+      }
+      yield* uploadWithProgress(uploader, target, blob, opener(storage, blob.digest, signal), interval, signal)
+    }
+
+    throwIfAborted(signal)
+    yield { status: 'pushing manifest' }
+    await uploader.putManifest(target, name.tag, { mediaType: manifest.mediaType, bytes: manifest.bytes }, { signal })
+    logger?.info?.('push finished', { ...fields, ms: Date.now() - started })
+    yield { status: 'success' }
+  } catch (error) {
+    const code = error instanceof ModelPushError ? error.code : 'INTERNAL'
+    logger?.warn?.('push failed', { ...fields, code, ms: Date.now() - started })
+    throw error
+  } finally {
+    options.signal?.removeEventListener('abort', onOuterAbort)
+    inner.abort()
+    if (uploader.release) await uploader.release(target).catch(() => undefined)
+  }
+}
+
+/** Layers in manifest order, then the config; a digest listed twice is pushed once. */
+function uniqueBlobs(manifest: StoredManifest): Descriptor[] {
+  const seen = new Set<string>()
+  const out: Descriptor[] = []
+  for (const blob of [...manifest.layers, manifest.config]) {
+    if (seen.has(blob.digest)) continue
+    seen.add(blob.digest)
+    out.push(blob)
+  }
+  return out
+}
+
+/** A model whose blobs are missing or truncated locally is refused before anything is sent. */
+async function checkLocalBlobs(storage: StorageAdapter, blobs: Descriptor[], signal: AbortSignal | undefined) {
+  for (const blob of blobs) {
+    const stat = await fromStorage(() => storage.statBlob(blob.digest, { signal }), 'check a blob')
+    if (stat === undefined) throw new StorageError(`blob ${blob.digest} is missing from local storage`)
+    if (stat.size !== blob.size) {
+      throw new StorageError(
+        `blob ${blob.digest} is ${stat.size} bytes in local storage but the manifest says ${blob.size}`,
+        { code: 'BLOB_INVALID' },
+      )
+    }
+  }
+}
+
+async function* uploadWithProgress(
+  uploader: RegistryUploader,
+  target: RegistryTarget,
+  blob: Descriptor,
+  open: BlobOpener,
+  interval: number,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<PushProgress, void, undefined> {
+  const counter = new ByteCounter(blob.size)
+  // The upload runs on its own; this generator only samples the counter, so a slow reader of the
+  // progress never slows the upload.
+  const upload = uploader.uploadBlob(target, blob, open, { signal, onBytes: counter.add })
+  let settled = false
+  upload.then(
+    () => (settled = true),
+    () => (settled = true),
+  )
+  yield blobProgress(blob, 0)
+  counter.takeChange()
+  while (!settled) {
+    await tick(interval, upload)
+    if (settled) break
+    const completed = counter.takeChange()
+    if (completed !== undefined) yield blobProgress(blob, completed)
+  }
+  await upload
+  yield blobProgress(blob, blob.size)
+}
+
+/** Storage reads for a blob, with storage failures labelled as such. */
+function opener(storage: StorageAdapter, digest: string, signal: AbortSignal | undefined): BlobOpener {
+  return (start) => fromStorage(() => storage.openBlob(digest, { start, signal }), 'open a blob')
+}
+
+async function fromStorage<T>(operation: () => Promise<T>, what: string): Promise<T> {
+  try {
+    return await operation()
+  } catch (error) {
+    if (error instanceof ModelPushError) throw error
+    if (error instanceof Error && error.name === 'AbortError') throw new AbortError()
+    throw new StorageError(`local storage failed to ${what}`, { cause: error })
+  }
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new AbortError()
+}

@@ -1,0 +1,354 @@
+// End to end: the real `ollama` client → createPushRouter in a real Express app → Debian's
+// docker-registry (distribution 2.8) in each auth mode. Every push is checked in the registry itself.
+import assert from 'node:assert/strict'
+import type { AddressInfo } from 'node:net'
+import type { Server } from 'node:http'
+import { after, before, describe, it } from 'node:test'
+import express from 'express'
+import { Ollama, type ProgressResponse } from 'ollama'
+import { createPushRouter, FilesystemStorage, type Logger, type PushRouterOptions } from '../../lib/index.js'
+import { makeOllamaStore, type OllamaStore } from '../support/ollama-store.js'
+import { startRegistry, type StartedRegistry } from '../support/registry.js'
+
+const MiB = 1024 * 1024
+
+interface App {
+  url: string
+  client: Ollama
+  logs: string[]
+  close(): Promise<void>
+}
+
+async function startApp(options: PushRouterOptions): Promise<App> {
+  const logs: string[] = []
+  const record = (level: string) => (message: string, fields?: Record<string, unknown>) => logs.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`)
+  const logger: Logger = { debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') }
+  const app = express()
+  app.use(createPushRouter({ logger, ...options }))
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s))
+  })
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  return {
+    url,
+    client: new Ollama({ host: url }),
+    logs,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections()
+      server.close(() => resolve())
+    }),
+  }
+}
+
+async function pushAll(client: Ollama, model: string, insecure = true): Promise<ProgressResponse[]> {
+  const lines: ProgressResponse[] = []
+  for await (const line of await client.push({ model, insecure, stream: true })) lines.push(line)
+  return lines
+}
+
+/** POST /api/push with any body, for what the ollama client cannot send (credentials, bad types). */
+async function rawPush(url: string, body: unknown): Promise<{ status: number; lines: any[]; contentType: string | null }> {
+  const response = await fetch(`${url}/api/push`, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body) })
+  const text = await response.text()
+  const lines = text.split('\n').filter(Boolean).map((l) => JSON.parse(l))
+  return { status: response.status, lines, contentType: response.headers.get('content-type') }
+}
+
+async function assertInRegistry(registry: StartedRegistry, store: OllamaStore, modelKey: string, repository: string, tag: string) {
+  const stored = store.models[modelKey]!
+  const manifest = await registry.getManifest(repository, tag)
+  assert.equal(manifest.status, 200, 'manifest is in the registry')
+  assert.ok(manifest.bytes.equals(stored.manifestBytes), 'registry returns the stored manifest bytes unchanged')
+  for (const blob of stored.blobs) {
+    assert.equal(await registry.blobDigest(repository, blob.digest), blob.digest, `blob ${blob.digest} is intact in the registry`)
+  }
+}
+
+function assertProgressShape(lines: ProgressResponse[], digests: string[]) {
+  assert.deepEqual(lines[0], { status: 'retrieving manifest' })
+  assert.deepEqual(lines.at(-2), { status: 'pushing manifest' })
+  assert.deepEqual(lines.at(-1), { status: 'success' })
+  const blobLines = lines.slice(1, -2)
+  const order = [...new Set(blobLines.map((l) => l.digest))]
+  assert.deepEqual(order, digests, 'layers in manifest order, then the config')
+  for (const line of blobLines) assert.equal(line.status, `pushing ${line.digest.slice(7, 19)}`)
+  for (const digest of digests) {
+    const last = blobLines.filter((l) => l.digest === digest).at(-1)!
+    assert.equal(last.completed, last.total, `${digest} ends with completed = total`)
+  }
+}
+
+describe('POST /api/push through the ollama client', () => {
+  let store: OllamaStore
+  const models = (host: string) => ({
+    llama: { name: `${host}/team/llama:q4`, layers: [{ mediaType: 'application/vnd.ollama.image.model', size: 3 * MiB + 17 }, { mediaType: 'application/vnd.ollama.image.template', size: 300 }, { mediaType: 'application/vnd.ollama.image.params', size: 90 }] },
+  })
+
+  describe('registry without auth', () => {
+    let registry: StartedRegistry
+    let app: App
+    before(async () => {
+      registry = await startRegistry({ auth: 'none' })
+      store = await makeOllamaStore(Object.values(models(registry.host)).concat([
+        { name: `${registry.host}/team/big:latest`, layers: [{ mediaType: 'application/vnd.ollama.image.model', size: 256 * MiB }] },
+        { name: `${registry.host}/team/slow:latest`, layers: [{ mediaType: 'application/vnd.ollama.image.model', size: 192 * MiB }] },
+      ]))
+      app = await startApp({ storage: new FilesystemStorage({ root: store.root }) })
+    })
+    after(async () => {
+      await app?.close()
+      await registry?.stop()
+      await store?.remove()
+    })
+
+    it('streams Ollama progress and leaves byte-identical content in the registry', async () => {
+      const name = `${registry.host}/team/llama:q4`
+      const lines = await pushAll(app.client, name)
+      assertProgressShape(lines, store.models[name]!.pushOrder)
+      await assertInRegistry(registry, store, name, 'team/llama', 'q4')
+    })
+
+    it('re-push: one completed line per blob, nothing uploaded again', async () => {
+      const name = `${registry.host}/team/llama:q4`
+      const lines = await pushAll(app.client, name)
+      const blobLines = lines.slice(1, -2)
+      assert.equal(blobLines.length, store.models[name]!.pushOrder.length)
+      for (const line of blobLines) assert.equal(line.completed, line.total)
+    })
+
+    it('stream: false answers one {"status":"success"}', async () => {
+      const result = await app.client.push({ model: `${registry.host}/team/llama:q4`, insecure: true, stream: false })
+      assert.deepEqual(result, { status: 'success' })
+    })
+
+    it('404 for a model the store lacks, as a ResponseError', async () => {
+      await assert.rejects(pushAll(app.client, `${registry.host}/team/nope:latest`), (error: any) => {
+        assert.equal(error.name, 'ResponseError')
+        assert.equal(error.status_code, 404)
+        assert.match(error.error, /model ".*nope.*" not found/)
+        return true
+      })
+    })
+
+    it('400 for hostile names and bad bodies, before any byte is streamed', async () => {
+      for (const model of ['../../etc/passwd', `${registry.host}/team/../../x`, 'team//llama', 'llama@sha256:abc', 'a/b/c/d', ' ']) {
+        await assert.rejects(app.client.push({ model, insecure: true, stream: true }), (error: any) => {
+          assert.equal(error.status_code, 400, `status for ${JSON.stringify(model)}`)
+          return true
+        })
+      }
+      const wrongType = await rawPush(app.url, { model: `${registry.host}/team/llama:q4`, stream: 'yes' })
+      assert.equal(wrongType.status, 400)
+      assert.match(wrongType.lines[0].error, /stream/)
+      const notJson = await rawPush(app.url, '{"model":')
+      assert.equal(notJson.status, 400)
+      assert.match(notJson.lines[0].error, /JSON/)
+      const missing = await rawPush(app.url, {})
+      assert.equal(missing.status, 400)
+      assert.equal(missing.lines[0].error, 'model is required')
+    })
+
+    it('without insecure, a plain-http registry is refused (never downgraded to http)', async () => {
+      await assert.rejects(pushAll(app.client, `${registry.host}/team/llama:q4`, false), (error: any) => {
+        assert.equal(error.status_code, 502)
+        return true
+      })
+    })
+
+    it('a 256 MiB blob is streamed: process RSS grows far less than the blob', async () => {
+      const name = `${registry.host}/team/big:latest`
+      global.gc?.()
+      const before = process.memoryUsage.rss()
+      let peak = before
+      const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 10)
+      try {
+        await pushAll(app.client, name)
+      } finally {
+        clearInterval(sampler)
+      }
+      const grewMiB = (peak - before) / MiB
+      assert.ok(grewMiB < 96, `RSS grew ${grewMiB.toFixed(1)} MiB while pushing a 256 MiB blob`)
+      await assertInRegistry(registry, store, name, 'team/big', 'latest')
+    })
+
+    it('a client that disconnects mid-upload cancels the push; the server stays up and a retry works', async () => {
+      const name = `${registry.host}/team/slow:latest`
+      const stream = await app.client.push({ model: name, insecure: true, stream: true })
+      for await (const line of stream) {
+        if ((line.completed ?? 0) > 0 && line.completed! < line.total) {
+          stream.abort()
+          break
+        }
+      }
+      const manifest = await registry.getManifest('team/slow', 'latest')
+      assert.equal(manifest.status, 404, 'no manifest was put')
+      const lines = await pushAll(app.client, name)
+      assert.deepEqual(lines.at(-1), { status: 'success' })
+      await assertInRegistry(registry, store, name, 'team/slow', 'latest')
+    })
+
+    it('an error after streaming began is one final {"error"} line', async () => {
+      const doomed = await startRegistry({ auth: 'none' })
+      const doomedStore = await makeOllamaStore([{ name: `${doomed.host}/team/gone:latest`, layers: [{ mediaType: 'application/vnd.ollama.image.model', size: 256 * MiB }] }])
+      const doomedApp = await startApp({ storage: new FilesystemStorage({ root: doomedStore.root }) })
+      try {
+        const lines: ProgressResponse[] = []
+        await assert.rejects(async () => {
+          for await (const line of await doomedApp.client.push({ model: `${doomed.host}/team/gone:latest`, insecure: true, stream: true })) {
+            lines.push(line)
+            if (lines.length === 2) await doomed.stop()
+          }
+        }, (error: Error) => {
+          assert.doesNotMatch(error.message, /success/)
+          return true
+        })
+        assert.deepEqual(lines[0], { status: 'retrieving manifest' })
+        assert.ok(!lines.some((l) => l.status === 'success'))
+      } finally {
+        await doomedApp.close()
+        await doomed.stop()
+        await doomedStore.remove()
+      }
+    })
+  })
+
+  describe('registry with htpasswd Basic auth', () => {
+    let registry: StartedRegistry
+    let store: OllamaStore
+    let app: App
+    before(async () => {
+      registry = await startRegistry({ auth: 'basic' })
+      store = await makeOllamaStore(Object.values(models(registry.host)))
+      app = await startApp({ storage: new FilesystemStorage({ root: store.root }) })
+    })
+    after(async () => {
+      await app?.close()
+      await registry?.stop()
+      await store?.remove()
+    })
+
+    it('401 without credentials (ResponseError)', async () => {
+      await assert.rejects(pushAll(app.client, `${registry.host}/team/llama:q4`), (error: any) => error.status_code === 401)
+    })
+
+    it('401 with a wrong password, and the password appears nowhere', async () => {
+      const password = 'wrong-Password-9c1f'
+      const result = await rawPush(app.url, { model: `${registry.host}/team/llama:q4`, insecure: true, username: registry.users.pusher.username, password })
+      assert.equal(result.status, 401)
+      assert.doesNotMatch(JSON.stringify(result.lines) + app.logs.join('\n'), new RegExp(password))
+    })
+
+    it('pushes with credentials from the request body', async () => {
+      const { username, password } = registry.users.pusher
+      const result = await rawPush(app.url, { model: `${registry.host}/team/llama:q4`, insecure: true, username, password })
+      assert.equal(result.status, 200)
+      assert.equal(result.contentType, 'application/x-ndjson')
+      assert.deepEqual(result.lines.at(-1), { status: 'success' })
+      assert.doesNotMatch(JSON.stringify(result.lines) + app.logs.join('\n'), new RegExp(password))
+      await assertInRegistry(registry, store, `${registry.host}/team/llama:q4`, 'team/llama', 'q4')
+    })
+
+    it('pushes with host-configured credentials through the ollama client', async () => {
+      const hosts: string[] = []
+      const configured = await startApp({
+        storage: new FilesystemStorage({ root: store.root }),
+        credentials: (host) => {
+          hosts.push(host)
+          return host === registry.host ? registry.users.pusher : undefined
+        },
+      })
+      try {
+        const lines = await pushAll(configured.client, `${registry.host}/team/llama:q4`)
+        assert.deepEqual(lines.at(-1), { status: 'success' })
+        assert.deepEqual(hosts, [registry.host])
+      } finally {
+        await configured.close()
+      }
+    })
+  })
+
+  describe('registry with token auth', () => {
+    let registry: StartedRegistry
+    let store: OllamaStore
+    let app: App
+    before(async () => {
+      registry = await startRegistry({ auth: 'token' })
+      store = await makeOllamaStore(Object.values(models(registry.host)))
+      app = await startApp({ storage: new FilesystemStorage({ root: store.root }), allowRequestCredentials: true })
+    })
+    after(async () => {
+      await app?.close()
+      await registry?.stop()
+      await store?.remove()
+    })
+
+    it('pushes with a push-scoped token', async () => {
+      const { username, password } = registry.users.pusher
+      const result = await rawPush(app.url, { model: `${registry.host}/team/llama:q4`, insecure: true, username, password })
+      assert.equal(result.status, 200, JSON.stringify(result.lines))
+      assert.deepEqual(result.lines.at(-1), { status: 'success' })
+      await assertInRegistry(registry, store, `${registry.host}/team/llama:q4`, 'team/llama', 'q4')
+    })
+
+    it('403 for a pull-only account, before any byte is streamed', async () => {
+      const { username, password } = registry.users.reader
+      const result = await rawPush(app.url, { model: `${registry.host}/team/llama:q4`, insecure: true, username, password })
+      assert.equal(result.status, 403, JSON.stringify(result.lines))
+      assert.ok(result.lines[0].error)
+    })
+
+    it('401 for anonymous pushes and wrong passwords', async () => {
+      await assert.rejects(pushAll(app.client, `${registry.host}/team/llama:q4`), (error: any) => error.status_code === 401)
+      const wrong = await rawPush(app.url, { model: `${registry.host}/team/llama:q4`, insecure: true, username: registry.users.pusher.username, password: 'not-it-7781' })
+      assert.equal(wrong.status, 401)
+      assert.doesNotMatch(JSON.stringify(wrong.lines) + app.logs.join('\n'), /not-it-7781/)
+    })
+  })
+
+  describe('registry with a self-signed TLS certificate', () => {
+    let registry: StartedRegistry
+    let store: OllamaStore
+    before(async () => {
+      registry = await startRegistry({ auth: 'none', tls: true })
+      store = await makeOllamaStore(Object.values(models(registry.host)))
+    })
+    after(async () => {
+      await registry?.stop()
+      await store?.remove()
+    })
+
+    it('is refused without insecure or ca (502, names certificate verification)', async () => {
+      const app = await startApp({ storage: new FilesystemStorage({ root: store.root }) })
+      try {
+        await assert.rejects(pushAll(app.client, `${registry.host}/team/llama:q4`, false), (error: any) => {
+          assert.equal(error.status_code, 502)
+          assert.match(error.error, /certificate/i)
+          return true
+        })
+      } finally {
+        await app.close()
+      }
+    })
+
+    it('is accepted with insecure: true', async () => {
+      const app = await startApp({ storage: new FilesystemStorage({ root: store.root }) })
+      try {
+        const lines = await pushAll(app.client, `${registry.host}/team/llama:q4`, true)
+        assert.deepEqual(lines.at(-1), { status: 'success' })
+      } finally {
+        await app.close()
+      }
+      await assertInRegistry(registry, store, `${registry.host}/team/llama:q4`, 'team/llama', 'q4')
+    })
+
+    it('is accepted with the ca option and verification on', async () => {
+      const app = await startApp({ storage: new FilesystemStorage({ root: store.root }), ca: registry.ca! })
+      try {
+        const lines = await pushAll(app.client, `${registry.host}/team/llama:q4`, false)
+        assert.deepEqual(lines.at(-1), { status: 'success' })
+      } finally {
+        await app.close()
+      }
+    })
+  })
+})

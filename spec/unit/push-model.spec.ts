@@ -1,0 +1,175 @@
+// pushModel's sequencing, sampling and cancellation, shown with a scripted uploader: the real
+// registry cannot be made to pause mid-blob on cue. Registry behaviour itself is covered by the
+// integration suites.
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { describe, it } from 'node:test'
+import { AbortError, ModelNotFoundError, RegistryError, StorageError } from '../../lib/errors.js'
+import type { Descriptor, PushProgress } from '../../lib/model/types.js'
+import { pushModel } from '../../lib/push/push-model.js'
+import type { BlobOpener, ManifestPayload, RegistryTarget, RegistryUploader, UploadBlobOptions } from '../../lib/registry/uploader.js'
+import { MemoryStorage } from '../../lib/storage/memory.js'
+
+const sha = (data: Buffer) => `sha256:${createHash('sha256').update(data).digest('hex')}`
+
+function model(storage: MemoryStorage, name = 'registry.test/team/llama:q4') {
+  const weights = Buffer.alloc(3 * 1024 * 1024, 7)
+  const template = Buffer.from('{{ .Prompt }}')
+  const config = Buffer.from('{"model_format":"gguf"}')
+  const bytes = storage.addModel(name, {
+    config: { mediaType: 'application/vnd.docker.container.image.v1+json', data: config },
+    layers: [
+      { mediaType: 'application/vnd.ollama.image.model', data: weights },
+      { mediaType: 'application/vnd.ollama.image.template', data: template },
+    ],
+  })
+  return { bytes, digests: [sha(weights), sha(template), sha(config)] }
+}
+
+/** Records calls; uploads drain the stream in small steps so progress can be sampled. */
+class ScriptedUploader implements RegistryUploader {
+  calls: string[] = []
+  present = new Set<string>()
+  manifests = new Map<string, ManifestPayload>()
+  uploadedDigests: string[] = []
+  prepareError: Error | undefined
+  uploadError: Error | undefined
+  stepDelayMs = 0
+  released = 0
+
+  async prepare(target: RegistryTarget) {
+    this.calls.push(`prepare ${target.host}/${target.repository}`)
+    if (this.prepareError) throw this.prepareError
+  }
+  async hasBlob(_t: RegistryTarget, d: Descriptor) {
+    this.calls.push(`has ${d.digest.slice(7, 13)}`)
+    return this.present.has(d.digest)
+  }
+  async uploadBlob(_t: RegistryTarget, d: Descriptor, open: BlobOpener, options: UploadBlobOptions = {}) {
+    this.calls.push(`upload ${d.digest.slice(7, 13)}`)
+    if (this.uploadError) throw this.uploadError
+    const hash = createHash('sha256')
+    for await (const chunk of await open(0)) {
+      options.signal?.throwIfAborted()
+      hash.update(chunk as Buffer)
+      options.onBytes?.((chunk as Buffer).length)
+      if (this.stepDelayMs) await new Promise((r) => setTimeout(r, this.stepDelayMs))
+    }
+    options.signal?.throwIfAborted()
+    assert.equal(`sha256:${hash.digest('hex')}`, d.digest)
+    this.uploadedDigests.push(d.digest)
+    this.present.add(d.digest)
+  }
+  async putManifest(t: RegistryTarget, tag: string, manifest: ManifestPayload) {
+    this.calls.push(`manifest ${t.repository}:${tag}`)
+    this.manifests.set(`${t.repository}:${tag}`, manifest)
+  }
+  async release() {
+    this.released++
+  }
+}
+
+async function collect(events: AsyncIterable<PushProgress>) {
+  const out: PushProgress[] = []
+  for await (const event of events) out.push(event)
+  return out
+}
+
+describe('pushModel', () => {
+  it('pushes layers in manifest order, then the config, then the stored manifest bytes', async () => {
+    const storage = new MemoryStorage()
+    const { bytes, digests } = model(storage)
+    const uploader = new ScriptedUploader()
+    const events = await collect(pushModel('registry.test/team/llama:q4', { storage, uploader }))
+
+    assert.deepEqual(uploader.uploadedDigests, digests)
+    assert.deepEqual(uploader.manifests.get('team/llama:q4')?.bytes, bytes)
+    assert.equal(uploader.calls[0], 'prepare registry.test/team/llama')
+    assert.equal(uploader.released, 1)
+    assert.deepEqual(events[0], { status: 'retrieving manifest' })
+    assert.deepEqual(events.at(-2), { status: 'pushing manifest' })
+    assert.deepEqual(events.at(-1), { status: 'success' })
+    const statuses = [...new Set(events.slice(1, -2).map((e) => e.status))]
+    assert.deepEqual(statuses, digests.map((d) => `pushing ${d.slice(7, 19)}`))
+    for (const digest of digests) {
+      const last = events.filter((e) => e.digest === digest).at(-1)
+      assert.equal(last?.completed, last?.total, 'every blob ends with completed = total')
+    }
+  })
+
+  it('gives one completed line for a blob the registry already has and does not upload it', async () => {
+    const storage = new MemoryStorage()
+    const { digests } = model(storage)
+    const uploader = new ScriptedUploader()
+    uploader.present.add(digests[0]!)
+    const events = await collect(pushModel('registry.test/team/llama:q4', { storage, uploader }))
+    const lines = events.filter((e) => e.digest === digests[0])
+    assert.equal(lines.length, 1)
+    assert.equal(lines[0]!.completed, lines[0]!.total)
+    assert.deepEqual(uploader.uploadedDigests, digests.slice(1))
+  })
+
+  it('samples byte progress instead of writing a line per chunk', async () => {
+    const storage = new MemoryStorage()
+    const { digests } = model(storage)
+    const uploader = new ScriptedUploader()
+    uploader.stepDelayMs = 5 // 3 MiB in 64 KiB chunks: ~48 chunks over ~250 ms
+    const events = await collect(pushModel('registry.test/team/llama:q4', { storage, uploader }, { progressIntervalMs: 40 }))
+    const lines = events.filter((e) => e.digest === digests[0])
+    const completed = lines.map((e) => e.completed ?? 0)
+    assert.ok(lines.length >= 3, `expected intermediate lines, got ${lines.length}`)
+    assert.ok(lines.length < 20, `expected sampling, got ${lines.length} lines`)
+    assert.deepEqual([...completed].sort((a, b) => a - b), completed, 'completed never goes backwards')
+  })
+
+  it('fails before the first event when the model is absent, the registry refuses, or a blob is missing', async () => {
+    const storage = new MemoryStorage()
+    model(storage)
+    const uploader = new ScriptedUploader()
+    const first = (ref: string, u = uploader, s = storage) => pushModel(ref, { storage: s, uploader: u }).next()
+
+    await assert.rejects(first('registry.test/team/missing'), (e: unknown) => e instanceof ModelNotFoundError && e.status === 404)
+
+    const refusing = new ScriptedUploader()
+    refusing.prepareError = new RegistryError('REGISTRY_UNAUTHORIZED', 'registry requires authentication')
+    await assert.rejects(first('registry.test/team/llama:q4', refusing), (e: unknown) => e instanceof RegistryError && e.status === 401)
+    assert.equal(refusing.released, 1, 'release runs even when prepare fails')
+
+    const partial = new MemoryStorage()
+    const { digests } = model(partial)
+    await partial.deleteBlob(digests[1]!)
+    await assert.rejects(first('registry.test/team/llama:q4', uploader, partial), (e: unknown) => e instanceof StorageError && e.status === 500)
+    assert.ok(!uploader.calls.some((c) => c.startsWith('upload')), 'nothing was uploaded')
+  })
+
+  it('stops the upload in flight when the signal fires', async () => {
+    const storage = new MemoryStorage()
+    const { digests } = model(storage)
+    const uploader = new ScriptedUploader()
+    uploader.stepDelayMs = 5
+    const controller = new AbortController()
+    const seen: PushProgress[] = []
+    await assert.rejects(async () => {
+      for await (const event of pushModel('registry.test/team/llama:q4', { storage, uploader }, { signal: controller.signal, progressIntervalMs: 10 })) {
+        seen.push(event)
+        if (event.digest === digests[0] && (event.completed ?? 0) > 0) controller.abort()
+      }
+    }, (e: unknown) => e instanceof AbortError || (e instanceof Error && e.name === 'AbortError'))
+    assert.equal(uploader.manifests.size, 0, 'no manifest was put')
+    assert.ok(!uploader.present.has(digests[0]!), 'the interrupted blob was not committed')
+    assert.equal(uploader.released, 1)
+  })
+
+  it('stops the upload when the consumer stops iterating', async () => {
+    const storage = new MemoryStorage()
+    const { digests } = model(storage)
+    const uploader = new ScriptedUploader()
+    uploader.stepDelayMs = 5
+    for await (const event of pushModel('registry.test/team/llama:q4', { storage, uploader }, { progressIntervalMs: 10 })) {
+      if (event.digest === digests[0]) break
+    }
+    await new Promise((r) => setTimeout(r, 50))
+    assert.ok(!uploader.present.has(digests[0]!))
+    assert.equal(uploader.released, 1)
+  })
+})
