@@ -1,14 +1,24 @@
 // Public entry point: re-exports only. Each concept lives in its own file.
-export * from './errors.js'
-export type * from './model/types.js'
-export type { StorageAdapter } from './storage/adapter.js'
-export type { RegistryUploader, RegistryTarget, BlobOpener, UploadBlobOptions, ManifestPayload } from './registry/uploader.js'
-export { parseModelName, formatModelName } from './model/name.js'
-export { FilesystemStorage, type FilesystemStorageOptions } from './storage/filesystem.js'
-export { MemoryStorage } from './storage/memory.js'
-export { OciRegistryUploader, type OciRegistryUploaderOptions } from './registry/oci-uploader.js'
-export { pushModel, type PushDependencies, type PushOptions } from './push/push-model.js'
-export { pushHandler, type PushRequestHandler } from './http/push-handler.js'
+
+// The Express surface and the framework-free core.
 export { createPushRouter } from './http/router.js'
-export type { PushRouterOptions } from './options.js'
+export { pushHandler, type PushRequestHandler } from './http/push-handler.js'
 export type { PushRequestBody } from './http/push-request.js'
+export type { PushRouterOptions } from './options.js'
+export { pushModel, type PushDependencies, type PushOptions } from './push/push-model.js'
+
+// Names, contracts and the shipped implementations.
+export type * from './model/types.js'
+export { parseModelName, formatModelName, displayModelName, type ParseModelNameOptions } from './model/name.js'
+export type { StorageAdapter, OpenBlobOptions, WriteBlobOptions } from './storage/adapter.js'
+export type { RegistryUploader, RegistryTarget, BlobOpener, UploadBlobOptions, ManifestPayload } from './registry/uploader.js'
+export { FilesystemStorage, type FilesystemStorageOptions } from './storage/filesystem.js'
+export { MemoryStorage, type MemoryStorageOptions } from './storage/memory.js'
+export { OciRegistryUploader, type OciRegistryUploaderOptions } from './registry/oci-uploader.js'
+
+// Helpers for authors of their own storage adapters (see docs/storage-adapter.md).
+export { partProblem, modelNameKey } from './model/name.js'
+export { isSha256Digest, parseStoredManifest, serializeManifest } from './storage/manifest.js'
+
+// Errors.
+export * from './errors.js'

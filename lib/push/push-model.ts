@@ -145,14 +145,18 @@ async function* uploadWithProgress(
   )
   yield blobProgress(blob, 0)
   counter.takeChange()
+  let reported = 0
   while (!settled) {
     await tick(interval, upload)
     if (settled) break
     const completed = counter.takeChange()
-    if (completed !== undefined) yield blobProgress(blob, completed)
+    if (completed === undefined) continue
+    reported = completed
+    yield blobProgress(blob, completed)
   }
   await upload
-  yield blobProgress(blob, blob.size)
+  // The closing line, unless the last sample already said the same.
+  if (reported !== blob.size) yield blobProgress(blob, blob.size)
 }
 
 /** Storage reads for a blob, with storage failures labelled as such. */

@@ -35,6 +35,8 @@ class ScriptedUploader implements RegistryUploader {
   prepareError: Error | undefined
   uploadError: Error | undefined
   stepDelayMs = 0
+  /** Time between the last byte and the commit, like a registry hashing on PUT ?digest=. */
+  commitDelayMs = 0
   released = 0
 
   async prepare(target: RegistryTarget) {
@@ -55,6 +57,7 @@ class ScriptedUploader implements RegistryUploader {
       options.onBytes?.((chunk as Buffer).length)
       if (this.stepDelayMs) await new Promise((r) => setTimeout(r, this.stepDelayMs))
     }
+    if (this.commitDelayMs) await new Promise((r) => setTimeout(r, this.commitDelayMs))
     options.signal?.throwIfAborted()
     assert.equal(`sha256:${hash.digest('hex')}`, d.digest)
     this.uploadedDigests.push(d.digest)
@@ -95,6 +98,9 @@ describe('pushModel', () => {
       const last = events.filter((e) => e.digest === digest).at(-1)
       assert.equal(last?.completed, last?.total, 'every blob ends with completed = total')
     }
+    for (let i = 1; i < events.length; i++) {
+      assert.notDeepEqual(events[i], events[i - 1], `line ${i} repeats the line before it`)
+    }
   })
 
   it('gives one completed line for a blob the registry already has and does not upload it', async () => {
@@ -114,12 +120,14 @@ describe('pushModel', () => {
     const { digests } = model(storage)
     const uploader = new ScriptedUploader()
     uploader.stepDelayMs = 5 // 3 MiB in 64 KiB chunks: ~48 chunks over ~250 ms
+    uploader.commitDelayMs = 150 // samples see completed = total before the upload settles
     const events = await collect(pushModel('registry.test/team/llama:q4', { storage, uploader }, { progressIntervalMs: 40 }))
     const lines = events.filter((e) => e.digest === digests[0])
     const completed = lines.map((e) => e.completed ?? 0)
     assert.ok(lines.length >= 3, `expected intermediate lines, got ${lines.length}`)
     assert.ok(lines.length < 20, `expected sampling, got ${lines.length} lines`)
     assert.deepEqual([...completed].sort((a, b) => a - b), completed, 'completed never goes backwards')
+    assert.equal(new Set(completed).size, completed.length, 'no line repeats the one before it')
   })
 
   it('fails before the first event when the model is absent, the registry refuses, or a blob is missing', async () => {
