@@ -161,7 +161,7 @@ async function* uploadWithProgress(
 
 /** Storage reads for a blob, with storage failures labelled as such. */
 function opener(storage: StorageAdapter, digest: string, signal: AbortSignal | undefined): BlobOpener {
-  return (start) => fromStorage(() => storage.openBlob(digest, { start, signal }), 'open a blob')
+  return (start, options) => fromStorage(() => storage.openBlob(digest, { start, signal, reuseBuffers: options?.reuseBuffers === true }), 'open a blob')
 }
 
 async function fromStorage<T>(operation: () => Promise<T>, what: string): Promise<T> {

@@ -225,7 +225,9 @@ export class OciRegistryUploader implements RegistryUploader {
     signal: AbortSignal | undefined,
   ): Promise<string> {
     const action = `upload blob ${descriptor.digest}`
-    const body = await open(0)
+    // The body is piped straight into the request socket (RegistryClient.stream: no Transform, no
+    // buffering) and each 1 MiB chunk waits for 'drain': the storage may reuse its read buffers.
+    const body = await open(0, { reuseBuffers: true })
     if (isAborted(signal)) {
       body.destroy()
       throw new AbortError()

@@ -13,8 +13,12 @@ export interface RegistryTarget {
   readonly credentials?: Credentials | undefined
 }
 
-/** Opens a fresh stream of the blob from byte `start`; called again when an upload must restart. */
-export type BlobOpener = (start: number) => Promise<Readable>
+/**
+ * Opens a fresh stream of the blob from byte `start`; called again when an upload must restart.
+ * `reuseBuffers`: the uploader writes each chunk straight out (honouring backpressure) and keeps no
+ * reference to it, so the storage may reuse its read buffers (see `OpenBlobOptions.reuseBuffers`).
+ */
+export type BlobOpener = (start: number, options?: { reuseBuffers?: boolean }) => Promise<Readable>
 
 export interface UploadBlobOptions extends OperationOptions {
   /**

@@ -10,6 +10,7 @@ import { InvalidNameError, StorageError } from '../errors.js'
 import { asciiLower, formatModelName, partProblem } from '../model/name.js'
 import type { ModelName, OperationOptions, StoredManifest } from '../model/types.js'
 import type { OpenBlobOptions, StorageAdapter, WriteBlobOptions } from './adapter.js'
+import { ReusedBufferFileStream } from './reused-buffer-stream.js'
 import { BlobVerifier, checkBlobSize, throwIfAborted, writeFailure } from './blob-verifier.js'
 import { isSha256Digest, MAX_MANIFEST_BYTES, parseStoredManifest } from './manifest.js'
 
@@ -136,8 +137,11 @@ export class FilesystemStorage implements StorageAdapter {
         throw error
       }
     })
-    // A numeric fd keeps Node on its fastest read path (fs.read into 1 MiB pooled buffers).
-    const stream = fs.createReadStream('', { fd, start, highWaterMark: READ_CHUNK, autoClose: true })
+    // A numeric fd keeps Node on its fastest read path (fs.read into 1 MiB buffers); a consumer
+    // that promises not to hold chunks gets the same reads into a few reused buffers.
+    const stream = options.reuseBuffers === true
+      ? new ReusedBufferFileStream(fd, { start, chunkSize: READ_CHUNK })
+      : fs.createReadStream('', { fd, start, highWaterMark: READ_CHUNK, autoClose: true })
     if (options.signal) addAbortSignal(options.signal, stream)
     return stream
   }
