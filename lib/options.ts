@@ -5,7 +5,7 @@ import { OciRegistryUploader } from './registry/oci-uploader.js'
 import type { RegistryUploader } from './registry/uploader.js'
 import type { StorageAdapter } from './storage/adapter.js'
 import { FilesystemStorage } from './storage/filesystem.js'
-import { DEFAULT_PROGRESS_INTERVAL_MS } from './push/push-model.js'
+import { DEFAULT_PROGRESS_INTERVAL_MS, DEFAULT_UPLOAD_CONCURRENCY } from './push/push-model.js'
 
 /**
  * Options of `createPushRouter` and `pushHandler`. Checked once, when the router is made; every
@@ -31,6 +31,8 @@ export interface PushRouterOptions {
   logger?: Logger
   /** Least time between two byte-progress lines of one blob, in ms (10–10000). Default 50. */
   progressIntervalMs?: number
+  /** How many blobs of one push upload at once (1–8). Default 2. */
+  uploadConcurrency?: number
 }
 
 /** Options after defaults: what the handler uses at request time. */
@@ -42,6 +44,7 @@ export interface ResolvedOptions {
   readonly allowRequestCredentials: boolean
   readonly logger: Logger | undefined
   readonly progressIntervalMs: number
+  readonly uploadConcurrency: number
 }
 
 /** A duck-type check that keeps the caller's object (Joi.object().keys() would clone it). */
@@ -75,8 +78,9 @@ const schema = Joi.object<PushRouterOptions>({
   ca: Joi.alternatives().try(pem, Joi.array().items(pem).min(1)),
   logger: implementing('Logger', [], ['debug', 'info', 'warn', 'error']),
   progressIntervalMs: Joi.number().integer().min(10).max(10_000),
+  uploadConcurrency: Joi.number().integer().min(1).max(8),
 })
-  .messages({ 'object.unknown': '{{#label}} is not an option (known options: storage, uploader, defaultRegistry, credentials, allowRequestCredentials, ca, logger, progressIntervalMs)' })
+  .messages({ 'object.unknown': '{{#label}} is not an option (known options: storage, uploader, defaultRegistry, credentials, allowRequestCredentials, ca, logger, progressIntervalMs, uploadConcurrency)' })
 
 /** Validate and resolve the options; throws one `TypeError` naming every problem. */
 export function resolveOptions(options: PushRouterOptions = {}): ResolvedOptions {
@@ -91,5 +95,6 @@ export function resolveOptions(options: PushRouterOptions = {}): ResolvedOptions
     allowRequestCredentials: options.allowRequestCredentials ?? true,
     logger: options.logger,
     progressIntervalMs: options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS,
+    uploadConcurrency: options.uploadConcurrency ?? DEFAULT_UPLOAD_CONCURRENCY,
   })
 }

@@ -37,6 +37,7 @@ export async function handlePush(options: ResolvedOptions, req: IncomingMessage 
       insecure: request.insecure,
       credentials,
       progressIntervalMs: options.progressIntervalMs,
+      uploadConcurrency: options.uploadConcurrency,
     })
     // pushModel runs every cheap check before its first event: failures here are real statuses.
     const first = await events.next()

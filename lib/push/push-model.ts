@@ -3,7 +3,8 @@ import { displayModelName, formatModelName, parseModelName, repositoryOf } from 
 import type { Credentials, Descriptor, Logger, ModelName, PushProgress, StoredManifest } from '../model/types.js'
 import type { BlobOpener, RegistryTarget, RegistryUploader } from '../registry/uploader.js'
 import type { StorageAdapter } from '../storage/adapter.js'
-import { ByteCounter, blobProgress, tick } from './progress.js'
+import { blobProgress, tick } from './progress.js'
+import { UploadQueue } from './upload-queue.js'
 
 /** What a push reads from and writes to. */
 export interface PushDependencies {
@@ -27,9 +28,15 @@ export interface PushOptions {
   defaultRegistry?: string | undefined
   /** Least time between two byte-progress events for one blob, in ms. Default 50. */
   progressIntervalMs?: number | undefined
+  /**
+   * How many blobs of one push upload at once (1–8). Progress lines keep Ollama's order either
+   * way. Default 2: the small layers go up while the big one streams.
+   */
+  uploadConcurrency?: number | undefined
 }
 
 export const DEFAULT_PROGRESS_INTERVAL_MS = 50
+export const DEFAULT_UPLOAD_CONCURRENCY = 2
 
 /**
  * Push the local model `ref` to its registry, yielding Ollama's progress events.
@@ -39,8 +46,9 @@ export const DEFAULT_PROGRESS_INTERVAL_MS = 50
  * push permission). So an error thrown before the first event means nothing was sent, and an HTTP
  * layer can still answer it with a real status. The last event is always `{status: 'success'}`.
  *
- * Blobs are pushed in manifest order, then the config, each skipped when the registry already has
- * it; then the manifest's stored bytes are put unchanged under the name's tag.
+ * Blobs are reported in manifest order, then the config, each skipped when the registry already
+ * has it (all are asked about at once); missing ones upload `uploadConcurrency` at a time, started
+ * in that order. Then the manifest's stored bytes are put unchanged under the name's tag.
  */
 export async function* pushModel(
   ref: string | ModelName,
@@ -75,13 +83,17 @@ export async function* pushModel(
 
     yield { status: 'retrieving manifest' }
 
-    for (const blob of blobs) {
-      throwIfAborted(signal)
-      if (await uploader.hasBlob(target, blob, { signal })) {
-        yield blobProgress(blob, blob.size)
-        continue
-      }
-      yield* uploadWithProgress(uploader, target, blob, opener(storage, blob.digest, signal), interval, signal)
+    // Ask about every blob at once; then upload the missing ones a few at a time.
+    const present = await Promise.all(blobs.map((blob) => uploader.hasBlob(target, blob, { signal })))
+    const queue = new UploadQueue(
+      options.uploadConcurrency ?? DEFAULT_UPLOAD_CONCURRENCY,
+      (blob, counter) => uploader.uploadBlob(target, blob, opener(storage, blob.digest, signal), { signal, onBytes: counter.add }),
+      () => inner.abort(),
+    )
+    queue.add(blobs.filter((_, i) => !present[i]))
+    for (const [i, blob] of blobs.entries()) {
+      if (present[i]) yield blobProgress(blob, blob.size)
+      else yield* followUpload(queue, blob, interval)
     }
 
     throwIfAborted(signal)
@@ -126,35 +138,26 @@ async function checkLocalBlobs(storage: StorageAdapter, blobs: Descriptor[], sig
   }
 }
 
-async function* uploadWithProgress(
-  uploader: RegistryUploader,
-  target: RegistryTarget,
-  blob: Descriptor,
-  open: BlobOpener,
-  interval: number,
-  signal: AbortSignal | undefined,
-): AsyncGenerator<PushProgress, void, undefined> {
-  const counter = new ByteCounter(blob.size)
-  // The upload runs on its own; this generator only samples the counter, so a slow reader of the
-  // progress never slows the upload.
-  const upload = uploader.uploadBlob(target, blob, open, { signal, onBytes: counter.add })
-  let settled = false
-  upload.then(
-    () => (settled = true),
-    () => (settled = true),
-  )
-  yield blobProgress(blob, 0)
-  counter.takeChange()
-  let reported = 0
-  while (!settled) {
-    await tick(interval, upload)
-    if (settled) break
-    const completed = counter.takeChange()
+/** Progress of one queued upload: a first line, samples while bytes flow, a closing line. */
+async function* followUpload(queue: UploadQueue, blob: Descriptor, interval: number): AsyncGenerator<PushProgress, void, undefined> {
+  const job = queue.get(blob.digest)
+  // The upload runs on its own; this only samples its counter, so a slow reader of the progress
+  // never slows the upload.
+  const stop = Promise.race([job.done, queue.failed])
+  let reported = -1
+  if (!job.settled) {
+    reported = job.counter.takeChange() ?? job.counter.completed
+    yield blobProgress(blob, reported)
+  }
+  while (!job.settled && queue.failure === undefined) {
+    await tick(interval, stop)
+    const completed = job.settled ? undefined : job.counter.takeChange()
     if (completed === undefined) continue
     reported = completed
     yield blobProgress(blob, completed)
   }
-  await upload
+  const failure = queue.failure
+  if (failure !== undefined) throw failure.error
   // The closing line, unless the last sample already said the same.
   if (reported !== blob.size) yield blobProgress(blob, blob.size)
 }

@@ -32,6 +32,11 @@ class ScriptedUploader implements RegistryUploader {
   present = new Set<string>()
   manifests = new Map<string, ManifestPayload>()
   uploadedDigests: string[] = []
+  started: string[] = []
+  running = 0
+  mostRunning = 0
+  /** Digest prefix (6 hex) whose upload fails after its first chunk. */
+  failOn: string | undefined
   prepareError: Error | undefined
   uploadError: Error | undefined
   stepDelayMs = 0
@@ -50,9 +55,19 @@ class ScriptedUploader implements RegistryUploader {
   async uploadBlob(_t: RegistryTarget, d: Descriptor, open: BlobOpener, options: UploadBlobOptions = {}) {
     this.calls.push(`upload ${d.digest.slice(7, 13)}`)
     if (this.uploadError) throw this.uploadError
+    this.started.push(d.digest)
+    this.mostRunning = Math.max(this.mostRunning, ++this.running)
+    try {
+      await this.#stream(d, open, options)
+    } finally {
+      this.running--
+    }
+  }
+  async #stream(d: Descriptor, open: BlobOpener, options: UploadBlobOptions) {
     const hash = createHash('sha256')
     for await (const chunk of await open(0)) {
       options.signal?.throwIfAborted()
+      if (this.failOn === d.digest.slice(7, 13)) throw new RegistryError('REGISTRY_FAILED', `registry refused ${this.failOn}`)
       hash.update(chunk as Buffer)
       options.onBytes?.((chunk as Buffer).length)
       if (this.stepDelayMs) await new Promise((r) => setTimeout(r, this.stepDelayMs))
@@ -85,7 +100,8 @@ describe('pushModel', () => {
     const uploader = new ScriptedUploader()
     const events = await collect(pushModel('registry.test/team/llama:q4', { storage, uploader }))
 
-    assert.deepEqual(uploader.uploadedDigests, digests)
+    assert.deepEqual([...uploader.uploadedDigests].sort(), [...digests].sort())
+    assert.deepEqual(uploader.started, digests, 'uploads start in push order')
     assert.deepEqual(uploader.manifests.get('team/llama:q4')?.bytes, bytes)
     assert.equal(uploader.calls[0], 'prepare registry.test/team/llama')
     assert.equal(uploader.released, 1)
@@ -101,6 +117,37 @@ describe('pushModel', () => {
     for (let i = 1; i < events.length; i++) {
       assert.notDeepEqual(events[i], events[i - 1], `line ${i} repeats the line before it`)
     }
+  })
+
+  it('uploads uploadConcurrency blobs at once, in push order, with progress still in manifest order', async () => {
+    for (const concurrency of [1, 2, 3]) {
+      const storage = new MemoryStorage()
+      const { digests } = model(storage)
+      const uploader = new ScriptedUploader()
+      uploader.stepDelayMs = 2
+      const events = await collect(pushModel('registry.test/team/llama:q4', { storage, uploader }, { uploadConcurrency: concurrency, progressIntervalMs: 10 }))
+      assert.equal(uploader.mostRunning, concurrency, `at most ${concurrency} at once`)
+      assert.deepEqual(uploader.started, digests)
+      const order = events.filter((e) => e.digest).map((e) => e.digest)
+      assert.deepEqual(order, [...order].sort((a, b) => digests.indexOf(a!) - digests.indexOf(b!)), 'groups never interleave')
+      assert.deepEqual(events.at(-1), { status: 'success' })
+    }
+  })
+
+  it('reports the first failing upload, stops the others and puts no manifest', async () => {
+    const storage = new MemoryStorage()
+    const { digests } = model(storage)
+    const uploader = new ScriptedUploader()
+    uploader.stepDelayMs = 5
+    uploader.failOn = digests[1]!.slice(7, 13) // the template, uploading beside the big layer
+    await assert.rejects(collect(pushModel('registry.test/team/llama:q4', { storage, uploader })), (error: unknown) => {
+      assert.ok(error instanceof RegistryError, `got ${String(error)}`)
+      assert.match(error.message, /refused/)
+      return true
+    })
+    assert.equal(uploader.manifests.size, 0)
+    assert.ok(!uploader.present.has(digests[0]!), 'the big layer was stopped, not committed')
+    assert.equal(uploader.released, 1)
   })
 
   it('gives one completed line for a blob the registry already has and does not upload it', async () => {
