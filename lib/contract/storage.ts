@@ -5,6 +5,7 @@ import { describe, it } from 'node:test'
 import { formatModelName, modelNameKey } from '../model/name.js'
 import type { ModelName } from '../model/types.js'
 import type { StorageAdapter } from '../storage/adapter.js'
+import { DOCKER_CONFIG_V1, DOCKER_MANIFEST_V2 } from '../storage/manifest.js'
 
 /**
  * The `StorageAdapter` contract as a `node:test` suite: what the push (and ingest) rely on, checked
@@ -53,8 +54,6 @@ export interface StorageContractOptions {
 
 const OLLAMA_MODEL = 'application/vnd.ollama.image.model'
 const OLLAMA_TEMPLATE = 'application/vnd.ollama.image.template'
-const DOCKER_CONFIG = 'application/vnd.docker.container.image.v1+json'
-const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json'
 
 const sha256 = (data: Buffer) => `sha256:${createHash('sha256').update(data).digest('hex')}`
 
@@ -88,8 +87,8 @@ export function contractModel(modelName: ModelName, options: { largeBlobSize?: n
   const layer = (mediaType: string, data: Buffer) => ({ digest: sha256(data), size: data.length, mediaType })
   const manifest = {
     layers: [layer(OLLAMA_MODEL, weights), { ...layer(OLLAMA_TEMPLATE, template), from: 'library/base' }, layer('application/vnd.ollama.image.system', empty)],
-    config: layer(DOCKER_CONFIG, config),
-    mediaType: DOCKER_MANIFEST,
+    config: layer(DOCKER_CONFIG_V1, config),
+    mediaType: DOCKER_MANIFEST_V2,
     schemaVersion: 2,
   }
   const bytes = Buffer.from(`${JSON.stringify(manifest, null, 3).replace(/\n/g, '\r\n')}\r\n`)
@@ -192,7 +191,7 @@ export function storageAdapterContract(
           const manifest = await subject.adapter.readManifest(llama)
           assert.ok(manifest, 'manifest found')
           assert.ok(manifest.bytes.equals(m.manifest), 'bytes are byte-exact')
-          assert.equal(manifest.mediaType, DOCKER_MANIFEST)
+          assert.equal(manifest.mediaType, DOCKER_MANIFEST_V2)
           const parsed = JSON.parse(m.manifest.toString()) as { config: { digest: string }; layers: Array<{ digest: string; size: number; mediaType: string }> }
           assert.equal(manifest.config.digest, parsed.config.digest)
           assert.deepEqual(

@@ -4,6 +4,7 @@ import { Readable } from 'node:stream'
 import { describe, it } from 'node:test'
 import type { Descriptor } from '../model/types.js'
 import type { BlobOpener, RegistryTarget, RegistryUploader } from '../registry/uploader.js'
+import { DOCKER_CONFIG_V1, DOCKER_MANIFEST_V2 } from '../storage/manifest.js'
 
 /**
  * The `RegistryUploader` contract as a `node:test` suite: what `pushModel` relies on, checked
@@ -57,8 +58,6 @@ export interface UploaderContractOptions {
 }
 
 const OLLAMA_MODEL = 'application/vnd.ollama.image.model'
-const DOCKER_CONFIG = 'application/vnd.docker.container.image.v1+json'
-const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json'
 
 const sha256 = (data: Buffer) => `sha256:${createHash('sha256').update(data).digest('hex')}`
 
@@ -116,7 +115,7 @@ function manifestFor(config: Descriptor, layers: readonly Descriptor[]): Buffer 
   // The registry must hold these exact bytes.
   const body = [
     '{\t"schemaVersion": 2,',
-    `\t"mediaType": "${DOCKER_MANIFEST}",`,
+    `\t"mediaType": "${DOCKER_MANIFEST_V2}",`,
     `\t"config": {"digest": "${config.digest}", "mediaType": "${config.mediaType}", "size": ${config.size}},`,
     '\t"layers": [',
     layers.map((layer) => `\t\t{"size": ${layer.size}, "mediaType": "${layer.mediaType}", "digest": "${layer.digest}"}`).join(',\n'),
@@ -174,7 +173,7 @@ export function registryUploaderContract(
     }))
 
     it('uploadBlob commits an empty blob', { timeout }, withSubject(async ({ uploader, target, readBack }) => {
-      const blob = randomBlob(0, DOCKER_CONFIG)
+      const blob = randomBlob(0, DOCKER_CONFIG_V1)
       const progress = deltaSum(0)
       await uploader.uploadBlob(target, blob.descriptor, async () => chunked(blob.data), { onBytes: progress.onBytes })
       assert.equal(progress.state.sum, 0)
@@ -195,15 +194,15 @@ export function registryUploaderContract(
     }))
 
     it('putManifest stores the manifest byte-exact under the tag', { timeout }, withSubject(async ({ uploader, target, readBack }) => {
-      const config = randomBlob(300, DOCKER_CONFIG)
+      const config = randomBlob(300, DOCKER_CONFIG_V1)
       const layers = [randomBlob(10_000), randomBlob(20_001)]
       for (const blob of [...layers, config]) await upload(uploader, target, blob)
       const bytes = manifestFor(config.descriptor, layers.map((layer) => layer.descriptor))
       assert.equal(await readBack.manifest('contract'), undefined)
-      await uploader.putManifest(target, 'contract', { mediaType: DOCKER_MANIFEST, bytes })
+      await uploader.putManifest(target, 'contract', { mediaType: DOCKER_MANIFEST_V2, bytes })
       assert.deepEqual(await readBack.manifest('contract'), bytes)
       // Putting again (another tag, same bytes) is fine and also byte-exact.
-      await uploader.putManifest(target, 'contract-again', { mediaType: DOCKER_MANIFEST, bytes })
+      await uploader.putManifest(target, 'contract-again', { mediaType: DOCKER_MANIFEST_V2, bytes })
       assert.deepEqual(await readBack.manifest('contract-again'), bytes)
     }))
 
