@@ -43,19 +43,31 @@ export class ByteCounter {
   }
 }
 
-/** Resolves after `ms`, or as soon as `done` settles, whichever is first; never rejects. */
-export function tick(ms: number, done: Promise<unknown>): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms)
-    done.then(
-      () => {
-        clearTimeout(timer)
-        resolve()
-      },
-      () => {
-        clearTimeout(timer)
-        resolve()
-      },
-    )
-  })
+/**
+ * Sampling waits: each call resolves after `ms`, or at once when `done` settles. One reaction is
+ * attached to `done` for all calls, so an upload followed for hours does not pile up a reaction
+ * per sample on its promise.
+ */
+export function ticker(ms: number, done: Promise<unknown>): () => Promise<void> {
+  let over = false
+  let wake: (() => void) | undefined
+  const end = () => {
+    over = true
+    wake?.()
+  }
+  done.then(end, end)
+  return () =>
+    over
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            wake = undefined
+            resolve()
+          }, ms)
+          wake = () => {
+            clearTimeout(timer)
+            wake = undefined
+            resolve()
+          }
+        })
 }

@@ -3,7 +3,7 @@ import { displayModelName, formatModelName, parseModelName, repositoryOf } from 
 import type { Credentials, Descriptor, Logger, ModelName, PushProgress, StoredManifest } from '../model/types.js'
 import type { BlobOpener, RegistryTarget, RegistryUploader } from '../registry/uploader.js'
 import type { StorageAdapter } from '../storage/adapter.js'
-import { blobProgress, tick } from './progress.js'
+import { blobProgress, ticker } from './progress.js'
 import { UploadQueue } from './upload-queue.js'
 
 /** What a push reads from and writes to. */
@@ -143,14 +143,14 @@ async function* followUpload(queue: UploadQueue, blob: Descriptor, interval: num
   const job = queue.get(blob.digest)
   // The upload runs on its own; this only samples its counter, so a slow reader of the progress
   // never slows the upload.
-  const stop = Promise.race([job.done, queue.failed])
+  const tick = ticker(interval, Promise.race([job.done, queue.failed]))
   let reported = -1
   if (!job.settled) {
     reported = job.counter.takeChange() ?? job.counter.completed
     yield blobProgress(blob, reported)
   }
   while (!job.settled && queue.failure === undefined) {
-    await tick(interval, stop)
+    await tick()
     const completed = job.settled ? undefined : job.counter.takeChange()
     if (completed === undefined) continue
     reported = completed

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { ByteCounter, blobProgress, blobStatus } from '../../lib/push/progress.js'
+import { ByteCounter, blobProgress, blobStatus, ticker } from '../../lib/push/progress.js'
 
 const digest = `sha256:${'0123456789abcdef'.repeat(4)}`
 
@@ -29,5 +29,31 @@ describe('ByteCounter', () => {
     assert.equal(counter.takeChange(), 0)
     counter.add(1000)
     assert.equal(counter.completed, 100)
+  })
+})
+
+describe('ticker', () => {
+  it('waits the interval while the upload runs, and returns at once after it settles', async () => {
+    let finish!: () => void
+    const done = new Promise<void>((resolve) => (finish = resolve))
+    const tick = ticker(40, done)
+    let started = performance.now()
+    await tick()
+    assert.ok(performance.now() - started >= 35, 'a tick lasts about the interval')
+    started = performance.now()
+    const pending = tick()
+    setTimeout(finish, 5)
+    await pending
+    assert.ok(performance.now() - started < 35, 'settling ends the pending tick early')
+    started = performance.now()
+    await tick()
+    assert.ok(performance.now() - started < 10, 'later ticks return at once')
+  })
+
+  it('ends early on a rejected upload too', async () => {
+    const tick = ticker(10_000, Promise.reject(new Error('x')))
+    const started = performance.now()
+    await tick()
+    assert.ok(performance.now() - started < 1000)
   })
 })
