@@ -14,8 +14,9 @@ import { PassThrough, type Readable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
 import { promisify } from 'node:util'
 import express from 'express'
+import express4 from 'express4'
 import { Ollama } from 'ollama'
-import { createModelRouter, FilesystemStorage, MemoryStorage, parseModelName, serializeManifest, type ModelRouterOptions, type WriteBlobOptions } from '../../lib/index.js'
+import { blobHandler, copyHandler, createModelRouter, deleteHandler, FilesystemStorage, tagsHandler, MemoryStorage, parseModelName, serializeManifest, type ModelRouterOptions, type WriteBlobOptions } from '../../lib/index.js'
 import { PACKAGE_VERSION } from '../../lib/registry/version.js'
 import { makeOllamaStore, MEDIA_TYPES, type OllamaStore } from '../support/ollama-store.js'
 import { startRegistry, type StartedRegistry } from '../support/registry.js'
@@ -360,6 +361,47 @@ describe('createModelRouter', () => {
       await assert.rejects(app.client.delete({ model: '../x' }), { status_code: 400, error: 'name "../x" is invalid' })
       const modelField = await fetch(`${app.url}/api/delete`, { method: 'DELETE', body: JSON.stringify({ model: 'alpha:v3' }) })
       assert.deepEqual([modelField.status, await modelField.text()], [200, ''])
+    })
+  })
+
+  describe('handlers on their own paths, Express 4 with express.json() in front', () => {
+    it('uploads raw and multipart, copies, lists and deletes', async () => {
+      const root = await freshRoot()
+      const options = { storage: new FilesystemStorage({ root }) }
+      const app = express4()
+      app.use(express4.json())
+      app.all('/b/:digest', blobHandler(options))
+      app.post('/copy', copyHandler(options))
+      app.delete('/delete', deleteHandler(options))
+      app.get('/list', tagsHandler(options))
+      const server: Server = await new Promise((resolve) => {
+        const s = app.listen(0, '127.0.0.1', () => resolve(s))
+      })
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+      try {
+        const weights = bytes(MiB, 20)
+        const config = Buffer.from('{"model_format":"gguf"}')
+        assert.equal((await post(`${url}/b/${sha(weights)}`, weights, { 'Content-Type': 'application/octet-stream' })).status, 201)
+        const form = new FormData()
+        form.append('file', new Blob([config]), 'config.json')
+        assert.equal((await post(`${url}/b/${sha(config)}`, form)).status, 201)
+        assert.equal((await fetch(`${url}/b/${sha(config)}`, { method: 'HEAD' })).status, 200)
+        assert.equal((await fetch(`${url}/b/${sha(config)}`, { method: 'PUT' })).status, 405)
+        const manifest = serializeManifest({ mediaType: MEDIA_TYPES.config, digest: sha(config), size: config.length }, [{ mediaType: MEDIA_TYPES.model, digest: sha(weights), size: weights.length }])
+        await options.storage.writeManifest(parseModelName('four'), manifest)
+        const json = { 'Content-Type': 'application/json' }
+        assert.equal((await post(`${url}/copy`, JSON.stringify({ source: 'four', destination: 'four:copy' }), json)).status, 200)
+        const listed = (await (await fetch(`${url}/list`)).json()) as { models: Array<{ name: string; details: { format: string } }> }
+        assert.deepEqual(listed.models.map((m) => m.name).sort(), ['four:copy', 'four:latest'])
+        assert.equal(listed.models[0]!.details.format, 'gguf')
+        for (const model of ['four', 'four:copy']) {
+          assert.equal((await fetch(`${url}/delete`, { method: 'DELETE', body: JSON.stringify({ name: model }), headers: json })).status, 200)
+        }
+        assert.deepEqual(await blobFiles(root), [], 'the last delete removed both blobs')
+      } finally {
+        server.closeAllConnections()
+        await new Promise((resolve) => server.close(resolve))
+      }
     })
   })
 
