@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   UNSUPPORTED: 501,
   STORAGE_FAILED: 500,
   BLOB_INVALID: 500,
+  BLOB_TOO_LARGE: 413,
   REGISTRY_UNAUTHORIZED: 401,
   REGISTRY_DENIED: 403,
   REGISTRY_UNREACHABLE: 502,
@@ -72,6 +73,28 @@ export class UnsupportedError extends ModelPushError {
 export class StorageError extends ModelPushError {
   constructor(message: string, options?: { cause?: unknown; code?: 'STORAGE_FAILED' | 'BLOB_INVALID' }) {
     super(options?.code ?? 'STORAGE_FAILED', message, 'storage', options)
+  }
+}
+
+/**
+ * Content written as blob `expected` hashed to `actual` instead. A `StorageError` with code
+ * `BLOB_INVALID`; `POST /api/blobs/:digest` answers it with 400 and Ollama's `digest mismatch` message.
+ * Adapter authors: throw this from `writeBlob` so the route can say what the upload really was.
+ */
+export class DigestMismatchError extends StorageError {
+  readonly expected: string
+  readonly actual: string
+  constructor(expected: string, actual: string) {
+    super(`blob content does not match its digest: expected ${expected}, got ${actual}`, { code: 'BLOB_INVALID' })
+    this.expected = expected
+    this.actual = actual
+  }
+}
+
+/** An upload ran past the largest blob the server accepts (`maxBlobBytes`). */
+export class BlobTooLargeError extends ModelPushError {
+  constructor(limit: number) {
+    super('BLOB_TOO_LARGE', `blob is larger than this server accepts (${limit} bytes)`, 'request')
   }
 }
 

@@ -4,7 +4,16 @@
 export { createPushRouter } from './http/router.js'
 export { pushHandler, type PushRequestHandler } from './http/push-handler.js'
 export type { PushRequestBody } from './http/push-request.js'
-export type { PushRouterOptions } from './options.js'
+export type { PushRouterOptions, ModelRouterOptions } from './options.js'
+export { createModelRouter } from './http/model-router.js'
+export { blobHandler } from './http/blob-handler.js'
+export { copyHandler } from './http/copy-handler.js'
+export { deleteHandler } from './http/delete-handler.js'
+export { tagsHandler, type ListedModel } from './http/tags-handler.js'
+export { versionHandler, rootHandler } from './http/info-handler.js'
+export type { ModelRequestHandler } from './http/respond.js'
+export { readModelDetails, type ModelDetails } from './model/details.js'
+export { pruneBlobs, manifestDigests } from './model/prune.js'
 export { pushModel, type PushDependencies, type PushOptions } from './push/push-model.js'
 
 // Names, contracts and the shipped implementations.

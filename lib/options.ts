@@ -35,6 +35,18 @@ export interface PushRouterOptions {
   uploadConcurrency?: number
 }
 
+/**
+ * Options of `createModelRouter` and the model-management handlers (`blobHandler`, `copyHandler`, ...):
+ * everything `createPushRouter` takes, plus limits for ingest.
+ */
+export interface ModelRouterOptions extends PushRouterOptions {
+  /**
+   * Largest blob `POST /api/blobs/:digest` accepts, in bytes; a larger upload is answered 413 and
+   * nothing is stored. Default: no limit (as Ollama).
+   */
+  maxBlobBytes?: number
+}
+
 /** Options after defaults: what the handler uses at request time. */
 export interface ResolvedOptions {
   readonly storage: StorageAdapter
@@ -45,6 +57,8 @@ export interface ResolvedOptions {
   readonly logger: Logger | undefined
   readonly progressIntervalMs: number
   readonly uploadConcurrency: number
+  /** Largest blob accepted by ingest, in bytes; `undefined` for no limit. */
+  readonly maxBlobBytes: number | undefined
 }
 
 /** A duck-type check that keeps the caller's object (Joi.object().keys() would clone it). */
@@ -62,8 +76,8 @@ function implementing(kind: string, required: string[], optional: string[]) {
 
 const pem = Joi.alternatives().try(Joi.string(), Joi.binary())
 
-const schema = Joi.object<PushRouterOptions>({
-  storage: implementing('StorageAdapter', ['readManifest', 'statBlob', 'openBlob'], ['writeBlob', 'writeManifest', 'deleteModel', 'listModels']),
+const schema = Joi.object<ModelRouterOptions>({
+  storage: implementing('StorageAdapter', ['readManifest', 'statBlob', 'openBlob'], ['writeBlob', 'writeManifest', 'deleteModel', 'listModels', 'deleteBlob']),
   uploader: implementing('RegistryUploader', ['hasBlob', 'uploadBlob', 'putManifest'], ['prepare', 'release', 'mountBlob']),
   defaultRegistry: Joi.string().custom((value: string, helpers) => {
     try {
@@ -80,12 +94,20 @@ const schema = Joi.object<PushRouterOptions>({
   progressIntervalMs: Joi.number().integer().min(10).max(10_000),
   uploadConcurrency: Joi.number().integer().min(1).max(8),
 })
-  .messages({ 'object.unknown': '{{#label}} is not an option (known options: storage, uploader, defaultRegistry, credentials, allowRequestCredentials, ca, logger, progressIntervalMs, uploadConcurrency)' })
+const KNOWN = 'storage, uploader, defaultRegistry, credentials, allowRequestCredentials, ca, logger, progressIntervalMs, uploadConcurrency'
+const pushSchema = schema.messages({ 'object.unknown': `{{#label}} is not an option (known options: ${KNOWN})` })
+// The model router takes the push options plus the ingest limits.
+const modelSchema = schema
+  .keys({ maxBlobBytes: Joi.number().integer().min(0) })
+  .messages({ 'object.unknown': `{{#label}} is not an option (known options: ${KNOWN}, maxBlobBytes)` })
 
-/** Validate and resolve the options; throws one `TypeError` naming every problem. */
-export function resolveOptions(options: PushRouterOptions = {}): ResolvedOptions {
+/**
+ * Validate and resolve the options; throws one `TypeError` naming every problem. `kind` says which
+ * set is allowed: `push` (createPushRouter, pushHandler) or `model` (also the ingest limits).
+ */
+export function resolveOptions(options: ModelRouterOptions = {}, kind: 'push' | 'model' = 'push'): ResolvedOptions {
   if (options === null || typeof options !== 'object') throw new TypeError('express-model-push: options must be an object')
-  const { error } = schema.validate(options, { abortEarly: false, convert: false })
+  const { error } = (kind === 'model' ? modelSchema : pushSchema).validate(options, { abortEarly: false, convert: false })
   if (error) throw new TypeError(`express-model-push: invalid options: ${error.details.map((d) => d.message).join('; ')}`)
   return Object.freeze({
     storage: options.storage ?? new FilesystemStorage(),
@@ -96,5 +118,6 @@ export function resolveOptions(options: PushRouterOptions = {}): ResolvedOptions
     logger: options.logger,
     progressIntervalMs: options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS,
     uploadConcurrency: options.uploadConcurrency ?? DEFAULT_UPLOAD_CONCURRENCY,
+    maxBlobBytes: options.maxBlobBytes,
   })
 }

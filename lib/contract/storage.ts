@@ -168,7 +168,7 @@ export function storageAdapterContract(
     it('implements the required methods, and optional ones only as functions', () =>
       withStore(async ({ adapter }) => {
         for (const method of ['readManifest', 'statBlob', 'openBlob'] as const) assert.equal(typeof adapter[method], 'function', method)
-        for (const method of ['writeBlob', 'writeManifest', 'deleteModel', 'listModels'] as const) {
+        for (const method of ['writeBlob', 'writeManifest', 'deleteModel', 'listModels', 'deleteBlob'] as const) {
           assert.ok(adapter[method] === undefined || typeof adapter[method] === 'function', `${method} is absent or a function`)
         }
       }))
@@ -192,6 +192,9 @@ export function storageAdapterContract(
           assert.ok(manifest, 'manifest found')
           assert.ok(manifest.bytes.equals(m.manifest), 'bytes are byte-exact')
           assert.equal(manifest.mediaType, DOCKER_MANIFEST_V2)
+          if (manifest.modifiedAt !== undefined) {
+            assert.ok(manifest.modifiedAt instanceof Date && !Number.isNaN(manifest.modifiedAt.getTime()), 'modifiedAt, when given, is a valid Date')
+          }
           const parsed = JSON.parse(m.manifest.toString()) as { config: { digest: string }; layers: Array<{ digest: string; size: number; mediaType: string }> }
           assert.equal(manifest.config.digest, parsed.config.digest)
           assert.deepEqual(
@@ -312,6 +315,19 @@ export function storageAdapterContract(
       )
 
       it(
+        'lets two concurrent writes of the same blob both succeed, leaving one intact blob',
+        optional('writeBlob', async ({ adapter }) => {
+          const data = pattern(600_000, 13)
+          const digest = sha256(data)
+          // Both writes are in flight at once (each source yields between chunks).
+          const results = await Promise.all([adapter.writeBlob!(digest, source(data, 8192)), adapter.writeBlob!(digest, source(data, 5000))])
+          assert.deepEqual(results, [{ size: data.length }, { size: data.length }])
+          assert.deepEqual(await adapter.statBlob(digest), { size: data.length })
+          assert.ok((await read(await adapter.openBlob(digest))).equals(data))
+        }),
+      )
+
+      it(
         'rejects content that does not match its digest or size, and keeps nothing',
         optional('writeBlob', async ({ adapter }) => {
           const data = pattern(200_000, 10)
@@ -408,6 +424,22 @@ export function storageAdapterContract(
           assert.ok((await subject.adapter.readManifest(other.name))?.bytes.equals(other.manifest), 'other tag kept')
           for (const blob of m.blobs) assert.deepEqual(await subject.adapter.statBlob(blob.digest), { size: blob.data.length }, 'blobs kept')
           assert.equal(await subject.adapter.deleteModel!(name('localhost:5000', 'nobody', 'nothing', 'latest')), false)
+        }),
+      )
+    })
+
+    describe('deleteBlob (optional)', () => {
+      it(
+        'removes a blob, resolves false when it is absent, and leaves other blobs alone',
+        optional('deleteBlob', async (subject) => {
+          const m = model()
+          await seed(subject, m)
+          const [first, second] = m.blobs
+          assert.equal(await subject.adapter.deleteBlob!(first!.digest), true)
+          assert.equal(await subject.adapter.statBlob(first!.digest), undefined)
+          assert.equal(await subject.adapter.deleteBlob!(first!.digest), false, 'second delete')
+          assert.deepEqual(await subject.adapter.statBlob(second!.digest), { size: second!.data.length }, 'other blob kept')
+          await assert.rejects(subject.adapter.deleteBlob!('sha256:../../etc/passwd'), isBlobInvalid)
         }),
       )
     })

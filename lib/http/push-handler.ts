@@ -1,11 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { ModelPushError, toModelPushError } from '../errors.js'
+import { toModelPushError } from '../errors.js'
 import type { PushProgress } from '../model/types.js'
 import { parseModelName } from '../model/name.js'
 import { resolveOptions, type PushRouterOptions, type ResolvedOptions } from '../options.js'
 import { pushModel } from '../push/push-model.js'
 import { NdjsonWriter } from './ndjson.js'
 import { readJsonBody, validatePushBody } from './push-request.js'
+import { sendFailure, sendJson } from './respond.js'
 
 /** The shape of an Express (4 or 5) request handler, without depending on Express's types. */
 export type PushRequestHandler = (req: IncomingMessage & { body?: unknown }, res: ServerResponse, next?: (error?: unknown) => void) => Promise<void>
@@ -61,28 +62,9 @@ export async function handlePush(options: ResolvedOptions, req: IncomingMessage 
     }
     writer.end()
   } catch (error) {
-    const failure = toModelPushError(error)
-    if (failure.code === 'ABORTED' || res.destroyed) return
-    if (failure.code === 'INTERNAL') options.logger?.error?.('push failed unexpectedly', { error: describe(failure.cause) })
-    if (!res.headersSent) sendJson(res, failure.status, { error: failure.message })
-    else res.end()
+    sendFailure(res, error, options.logger, 'push')
   } finally {
     res.off('close', onClose)
     await events?.return()
   }
-}
-
-function sendJson(res: ServerResponse, status: number, body: object): void {
-  const text = JSON.stringify(body)
-  res.statusCode = status
-  res.setHeader('Content-Type', 'application/json; charset=utf-8')
-  res.setHeader('Content-Length', Buffer.byteLength(text))
-  res.end(text)
-}
-
-/** Only the error class name and code of an unexpected error: its message might hold anything. */
-function describe(error: unknown): string {
-  if (error instanceof ModelPushError) return error.code
-  if (error instanceof Error) return `${error.name}${'code' in error ? ` ${String(error.code)}` : ''}`
-  return typeof error
 }

@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto'
-import { AbortError, ModelPushError, StorageError } from '../errors.js'
+import { AbortError, DigestMismatchError, ModelPushError, StorageError } from '../errors.js'
 
 /**
  * Checks a blob while it is written: counts and hashes every chunk, fails as soon as the content runs
@@ -39,9 +39,7 @@ export class BlobVerifier {
       throw new StorageError(`blob ${this.digest} is ${this.#size} bytes, expected ${this.expectedSize}`, { code: 'BLOB_INVALID' })
     }
     const actual = `sha256:${this.#hash.digest('hex')}`
-    if (actual !== this.digest) {
-      throw new StorageError(`blob content does not match its digest: expected ${this.digest}, got ${actual}`, { code: 'BLOB_INVALID' })
-    }
+    if (actual !== this.digest) throw new DigestMismatchError(this.digest, actual)
   }
 }
 

@@ -36,7 +36,7 @@ export interface MemoryModel {
  */
 export class MemoryStorage implements StorageAdapter {
   readonly #blobs = new Map<string, Buffer>()
-  readonly #manifests = new Map<string, { name: ModelName; bytes: Buffer }>()
+  readonly #manifests = new Map<string, { name: ModelName; bytes: Buffer; modifiedAt: Date }>()
   readonly #chunkSize: number
   readonly #defaultRegistry: string | undefined
 
@@ -54,7 +54,7 @@ export class MemoryStorage implements StorageAdapter {
     throwIfAborted(options.signal)
     const stored = this.#manifests.get(key(name))
     if (stored === undefined) return undefined
-    return parseStoredManifest(Buffer.from(stored.bytes), `the manifest of ${formatModelName(name)}`)
+    return Object.freeze({ ...parseStoredManifest(Buffer.from(stored.bytes), `the manifest of ${formatModelName(name)}`), modifiedAt: new Date(stored.modifiedAt) })
   }
 
   async statBlob(digest: string, options: OperationOptions = {}): Promise<{ size: number } | undefined> {
@@ -103,7 +103,7 @@ export class MemoryStorage implements StorageAdapter {
     const k = key(name)
     parseStoredManifest(bytes, `the manifest for ${formatModelName(name)}`)
     const existing = this.#manifests.get(k)
-    this.#manifests.set(k, { name: existing?.name ?? Object.freeze({ ...name }), bytes: Buffer.from(bytes) })
+    this.#manifests.set(k, { name: existing?.name ?? Object.freeze({ ...name }), bytes: Buffer.from(bytes), modifiedAt: new Date() })
   }
 
   async deleteModel(name: ModelName, options: OperationOptions = {}): Promise<boolean> {
@@ -116,8 +116,9 @@ export class MemoryStorage implements StorageAdapter {
     return [...this.#manifests.values()].map((m) => m.name).sort((a, b) => (formatModelName(a) < formatModelName(b) ? -1 : 1))
   }
 
-  /** Remove a blob (not part of `StorageAdapter`; lets tests make a model incomplete). Resolves `false` when absent. */
-  async deleteBlob(digest: string): Promise<boolean> {
+  /** Remove a blob; resolves `false` when absent. (Tests also use it to make a model incomplete.) */
+  async deleteBlob(digest: string, options: OperationOptions = {}): Promise<boolean> {
+    throwIfAborted(options.signal)
     return this.#blobs.delete(checkDigest(digest))
   }
 
@@ -138,7 +139,7 @@ export class MemoryStorage implements StorageAdapter {
     const bytes = serializeManifest(store(config), model.layers.map(store))
     parseStoredManifest(bytes, `the manifest for ${formatModelName(parsed)}`)
     const existing = this.#manifests.get(k)
-    this.#manifests.set(k, { name: existing?.name ?? Object.freeze({ ...parsed }), bytes: Buffer.from(bytes) })
+    this.#manifests.set(k, { name: existing?.name ?? Object.freeze({ ...parsed }), bytes: Buffer.from(bytes), modifiedAt: new Date() })
     return bytes
   }
 }

@@ -2,7 +2,7 @@
 import { resolve as resolvePath } from 'node:path'
 import { parseArgs } from 'node:util'
 
-export const SCENARIOS = ['baseline', 'node-raw', 'library', 'http', 'skopeo', 'discard', 'repush', 'memory', 'concurrent'] as const
+export const SCENARIOS = ['baseline', 'node-raw', 'library', 'http', 'skopeo', 'discard', 'repush', 'memory', 'concurrent', 'ingest'] as const
 export type Scenario = (typeof SCENARIOS)[number]
 
 export interface BenchArgs {
@@ -45,6 +45,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --concurrent-size SIZE model blob of each concurrent model (default 48M)
   --repush N             re-pushes timed after each library/HTTP run (default 5)
   --only LIST            comma-separated subset of: ${SCENARIOS.join(', ')}
+                         (ingest: raw and multipart POST /api/blobs of --size, runs --runs, against
+                         sha256sum + cp + sync; --big once more for peak RSS; --only ingest skips the push)
   --profile              write --cpu-prof profiles of the pushing processes to <out>/profiles
   --no-docs              do not rewrite the results section of docs/performance.md (a run with
                          --only, --dist or --compare never does)

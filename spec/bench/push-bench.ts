@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url'
 import { makeOllamaStore, MEDIA_TYPES, goJson, type BlobInfo, type LayerSpec, type ModelSpec, type OllamaStore, type StoredModel } from '../support/ollama-store.js'
 import { startRegistry, type StartedRegistry } from '../support/registry.js'
 import { formatSize, parseBenchArgs, USAGE, type BenchArgs, type Scenario } from './bench-args.js'
+import { runIngestBench } from './ingest-bench.js'
 import { curlPush } from './curl-push.js'
 import { httpPush } from './http-push.js'
 import { rawNodePush, startDiscardRegistry, Worker, type DiscardRegistry } from './processes.js'
@@ -335,6 +336,11 @@ async function main(): Promise<void> {
   if (args.dist === undefined) await checkBuild()
   else log(`pushing with the package build in ${args.dist}`)
   const want = (scenario: Scenario) => args.only.has(scenario)
+  if (want('ingest')) {
+    const ingest = await runIngestBench(args, join(args.dist ?? join(ROOT, 'dist'), 'index.js'), log)
+    process.stdout.write(`\n## Ingest\n\n${ingest.markdown}\n`)
+    if (args.only.size === 1) return
+  }
   const skopeo = want('skopeo') ? skopeoVersion() : undefined
   if (want('skopeo') && skopeo === undefined) log('skopeo is not installed (apt-get install -y skopeo): its row is skipped')
   const machine = machineInfo(skopeo)

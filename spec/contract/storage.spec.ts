@@ -376,6 +376,34 @@ describe('FilesystemStorage', () => {
       assert.deepEqual(await fs.readdir(blobs), [`sha256-${hex(sha(data))}`])
     })
 
+    it('two concurrent writes of one blob leave exactly one file and no temp file', async () => {
+      const root = await fresh()
+      const storage = new FilesystemStorage({ root })
+      const data = Buffer.alloc(3 * 1024 * 1024, 7)
+      const chunks = (n: number) => Readable.from(Array.from({ length: n }, (_, i) => data.subarray((i * data.length) / n, ((i + 1) * data.length) / n)))
+      await Promise.all([storage.writeBlob(sha(data), chunks(3)), storage.writeBlob(sha(data), chunks(6)), storage.writeBlob(sha(data), chunks(2))])
+      assert.deepEqual(await fs.readdir(path.join(root, 'blobs')), [`sha256-${hex(sha(data))}`])
+      assert.equal((await fs.stat(path.join(root, 'blobs', `sha256-${hex(sha(data))}`))).mode & 0o777 & ~0o022, 0o644 & ~0o022, 'mode 0644 (less umask)')
+    })
+
+    it('reports the manifest file mtime as modifiedAt; deleteBlob removes a symlinked blob\'s link only', async () => {
+      const root = await fresh()
+      const model = ollamaModel(parseModelName('team/coder:v1'))
+      await writeOllamaLayout(root, model)
+      const file = path.join(root, 'manifests', 'registry.ollama.ai', 'team', 'coder', 'v1')
+      const when = new Date('2024-05-01T10:00:00.000Z')
+      await fs.utimes(file, when, when)
+      const storage = new FilesystemStorage({ root })
+      assert.equal((await storage.readManifest(model.name))?.modifiedAt?.toISOString(), when.toISOString())
+
+      const target = Buffer.from('linked')
+      await fs.writeFile(path.join(root, 'blobs', 'elsewhere'), target)
+      await fs.symlink('elsewhere', path.join(root, 'blobs', `sha256-${hex(sha(target))}`))
+      assert.equal(await storage.deleteBlob(sha(target)), true)
+      assert.ok((await fs.readFile(path.join(root, 'blobs', 'elsewhere'))).equals(target), 'the link target stays')
+      assert.equal(await new FilesystemStorage({ root: await fresh() }).deleteBlob(sha(target)), false, 'no blobs/ at all')
+    })
+
     it('writes manifests through a temp file in the same directory, leaving only the manifest', async () => {
       const root = await fresh()
       const storage = new FilesystemStorage({ root })

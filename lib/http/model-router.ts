@@ -1,0 +1,31 @@
+import { Router } from 'express'
+import { resolveOptions, type ModelRouterOptions } from '../options.js'
+import { handleHeadBlob, postBlob } from './blob-handler.js'
+import { handleCopy } from './copy-handler.js'
+import { handleDelete } from './delete-handler.js'
+import { rootHandler, versionHandler } from './info-handler.js'
+import { handlePush } from './push-handler.js'
+import { handleTags } from './tags-handler.js'
+
+/**
+ * An Express router serving Ollama's model-management API: push, blob upload and check, copy,
+ * delete, list (tags), version and the root probe. Mount it at the root of an app (or under a
+ * prefix). Options are `createPushRouter`'s plus the ingest limits, validated once, here.
+ */
+export function createModelRouter(options: ModelRouterOptions = {}): Router {
+  const resolved = resolveOptions(options, 'model')
+  const router = Router()
+  const root = rootHandler()
+  router.get('/', root)
+  router.head('/', root)
+  router.get('/api/version', versionHandler())
+  router.post('/api/push', (req, res) => handlePush(resolved, req, res))
+  router.head('/api/blobs/:digest', (req, res) => handleHeadBlob(resolved, req, res))
+  router.post('/api/blobs/:digest', postBlob(resolved))
+  // create/show: wired at merge
+  router.post('/api/copy', (req, res) => handleCopy(resolved, req, res))
+  router.delete('/api/delete', (req, res) => handleDelete(resolved, req, res))
+  router.get('/api/tags', (req, res) => handleTags(resolved, req, res))
+  router.head('/api/tags', (req, res) => handleTags(resolved, req, res))
+  return router
+}
