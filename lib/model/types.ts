@@ -35,6 +35,11 @@ export interface StoredManifest {
   readonly config: Descriptor
   /** Layer blobs, in manifest order. */
   readonly layers: readonly Descriptor[]
+  /**
+   * When the manifest was last written (a file's mtime), if the store knows. `GET /api/tags` shows it
+   * as `modified_at` (Ollama uses the manifest file's mtime too); absent, it shows the Unix epoch.
+   */
+  readonly modifiedAt?: Date | undefined
 }
 
 /** A progress event, exactly as Ollama writes it on `/api/push` (zero-valued fields are omitted). */

@@ -57,4 +57,10 @@ export interface StorageAdapter {
   deleteModel?(name: ModelName, options?: OperationOptions): Promise<boolean>
   /** Optional: every model the store holds. */
   listModels?(options?: OperationOptions): Promise<ModelName[]>
+  /**
+   * Optional: remove blob `digest`; resolves `false` when it was absent. Used to remove blobs no
+   * manifest refers to any more (`pruneBlobs`, after a delete or a re-create); never called for a
+   * blob a stored manifest lists.
+   */
+  deleteBlob?(digest: string, options?: OperationOptions): Promise<boolean>
 }

@@ -95,7 +95,8 @@ export class FilesystemStorage implements StorageAdapter {
         if (stat.size > MAX_MANIFEST_BYTES) throw new StorageError(`the ${label} is invalid: larger than ${MAX_MANIFEST_BYTES} bytes`, { code: 'BLOB_INVALID' })
         const bytes = await handle.readFile()
         throwIfAborted(options.signal)
-        return parseStoredManifest(bytes, `the ${label}`)
+        // Ollama's /api/tags shows the manifest file's mtime as modified_at.
+        return Object.freeze({ ...parseStoredManifest(bytes, `the ${label}`), modifiedAt: stat.mtime })
       } finally {
         await handle.close()
       }
@@ -255,6 +256,23 @@ export class FilesystemStorage implements StorageAdapter {
         }
       }
       return true
+    })
+  }
+
+  async deleteBlob(digest: string, options: OperationOptions = {}): Promise<boolean> {
+    throwIfAborted(options.signal)
+    const file = blobFileName(digest)
+    return this.#guard(`delete blob ${digest}`, async () => {
+      const base = await this.#base('blobs', false)
+      if (base === undefined) return false
+      // unlink removes the entry itself: a symlinked blob loses the link, never what it points at.
+      try {
+        await fsp.unlink(path.join(base, file))
+        return true
+      } catch (error) {
+        if (isAbsent(error)) return false
+        throw error
+      }
     })
   }
 
