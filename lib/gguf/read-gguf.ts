@@ -104,7 +104,7 @@ async function walk(r: ByteReader, options: ReadGgufOptions): Promise<GgufInfo> 
       case T.I16: return le ? b.readInt16LE(0) : b.readInt16BE(0)
       case T.U32: return le ? b.readUInt32LE(0) : b.readUInt32BE(0)
       case T.I32: return le ? b.readInt32LE(0) : b.readInt32BE(0)
-      case T.F32: return le ? b.readFloatLE(0) : b.readFloatBE(0)
+      case T.F32: return shortestFloat32(le ? b.readFloatLE(0) : b.readFloatBE(0))
       case T.BOOL: return b.readUInt8(0) !== 0
       case T.U64: return le ? b.readBigUInt64LE(0) : b.readBigUInt64BE(0)
       case T.I64: return le ? b.readBigInt64LE(0) : b.readBigInt64BE(0)
@@ -170,6 +170,19 @@ async function walk(r: ByteReader, options: ReadGgufOptions): Promise<GgufInfo> 
   if (parameterCount >= 1n << 64n) throw new GgufError('the tensor index sums to more than 2^64 parameters (not a GGUF file)')
 
   return { version, littleEndian: r.littleEndian, tensorCount: Number(tensorCount), metadata, parameterCount }
+}
+
+/**
+ * The shortest decimal that reads back as the same float32 (what Go prints for a float32, e.g.
+ * `0.1` rather than the widened double `0.10000000149011612`).
+ */
+function shortestFloat32(value: number): number {
+  if (!Number.isFinite(value)) return value
+  for (let digits = 1; digits < 10; digits++) {
+    const candidate = Number(value.toPrecision(digits))
+    if (Math.fround(candidate) === value) return candidate
+  }
+  return value
 }
 
 /** A key for a message: at most 60 characters, control characters escaped. */
