@@ -177,6 +177,7 @@ describe('POST /api/create and /api/show', () => {
     assert.equal(info['general.architecture'], 'llama')
     assert.equal(info['llama.context_length'], 4096)
     assert.equal(info['llama.rope.freq_base'], 10000)
+    assert.equal(info['llama.attention.layer_norm_rms_epsilon'], 1e-5, 'a float32 as Go prints it, not widened')
     assert.equal(info['general.parameter_count'], 4608)
     assert.equal(info['tokenizer.ggml.tokens'], null, 'arrays are left out unless verbose')
     assert.ok(!('general.name' in info) && !('tokenizer.chat_template' in info))

@@ -162,6 +162,7 @@ export function sampleGguf(overrides: Partial<Record<string, GgufInput>> = {}, t
     'llama.embedding_length': gguf.u32(64),
     'llama.block_count': gguf.u32(2),
     'llama.rope.freq_base': gguf.f32(10000),
+    'llama.attention.layer_norm_rms_epsilon': gguf.f32(1e-5),
     'tokenizer.ggml.model': 'gpt2',
     'tokenizer.ggml.tokens': ['<s>', '</s>', 'a', 'b', 'c', 'd', 'e'],
     'tokenizer.ggml.scores': gguf.array('f32', [0, 0, -1, -2, -3, -4, -5].map((n) => gguf.f32(n))),

@@ -41,7 +41,7 @@ describe('readGguf', () => {
     const bytes = buildGguf({
       metadata: {
         u8: gguf.u8(255), i8: gguf.i8(-128), u16: gguf.u16(65535), i16: gguf.i16(-32768), u32: gguf.u32(4294967295),
-        i32: gguf.i32(-2147483648), f32: gguf.f32(0.5), f64: gguf.f64(Math.PI), bool: gguf.bool(true), no: gguf.bool(false),
+        i32: gguf.i32(-2147483648), f32: gguf.f32(0.5), f32short: gguf.f32(0.1), f64: gguf.f64(Math.PI), bool: gguf.bool(true), no: gguf.bool(false),
         u64: gguf.u64(2n ** 64n - 1n), i64: gguf.i64(-(2n ** 63n)), s: 'héllo\nworld', empty: '',
         strings: ['x', 'yy'], nested: gguf.array('array', [gguf.array('u8', [gguf.u8(1), gguf.u8(2)]), gguf.array('string', ['z'])]),
         none: gguf.array('i32', []),
@@ -54,7 +54,7 @@ describe('readGguf', () => {
     assert.equal(info.tensorCount, 3)
     assert.equal(info.parameterCount, 24n + 5n + 1n)
     assert.deepEqual(Object.fromEntries(info.metadata), {
-      u8: 255, i8: -128, u16: 65535, i16: -32768, u32: 4294967295, i32: -2147483648, f32: 0.5, f64: Math.PI, bool: true, no: false,
+      u8: 255, i8: -128, u16: 65535, i16: -32768, u32: 4294967295, i32: -2147483648, f32: 0.5, f32short: 0.1, f64: Math.PI, bool: true, no: false,
       u64: 2n ** 64n - 1n, i64: -(2n ** 63n), s: 'héllo\nworld', empty: '', strings: ['x', 'yy'], nested: [[1, 2], ['z']], none: [],
     })
     assert.deepEqual([...info.metadata.keys()].slice(0, 3), ['u8', 'i8', 'u16'], 'file order')
