@@ -6,6 +6,13 @@ export { pushHandler, type PushRequestHandler } from './http/push-handler.js'
 export type { PushRequestBody } from './http/push-request.js'
 export type { PushRouterOptions } from './options.js'
 export { pushModel, type PushDependencies, type PushOptions } from './push/push-model.js'
+export { createHandler } from './http/create-handler.js'
+export { showHandler, type ShowRequestBody } from './http/show-handler.js'
+export { createModel, type CreateDependencies, type CreateProgress } from './create/create-model.js'
+export { validateCreateBody, type CreateRequest, type CreateRequestBody, type CreateMessage } from './create/create-request.js'
+export { showModel, type ShowResponse, type ShowOptions } from './model/show.js'
+export type { ModelDetails } from './model/details.js'
+export type { ModelRequestHandler } from './http/respond.js'
 
 // Names, contracts and the shipped implementations.
 export type * from './model/types.js'
