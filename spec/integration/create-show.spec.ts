@@ -82,6 +82,15 @@ describe('POST /api/create and /api/show', () => {
     assert.deepEqual((await fs.readdir(path.join(root, 'blobs'))).filter((f) => !/^sha256-[0-9a-f]{64}$/.test(f)), [], 'no temp files left')
   })
 
+  it('takes a body far larger than a push body (a 200 KiB license), and refuses one past 8 MiB', async () => {
+    const license = 'L'.repeat(200 * 1024)
+    const result = await post(`${url}/api/create`, { model: 'licensed', from: 'tiny', license, stream: false })
+    assert.equal(result.status, 200)
+    assert.ok(await storage.statBlob(sha(license)))
+    const huge = await post(`${url}/api/create`, { model: 'licensed', from: 'tiny', license: 'L'.repeat(8 * 1024 * 1024) })
+    assert.deepEqual([huge.status, huge.lines], [400, [{ error: 'request body is too large' }]])
+  })
+
   it('stream:false answers one {"status":"success"} (sha256- digests accepted)', async () => {
     const result = await post(`${url}/api/create`, { model: 'tiny2', files: { 'tiny.gguf': weightsDigest.replace(':', '-') }, stream: false })
     assert.deepEqual([result.status, result.type, result.lines], [200, 'application/json; charset=utf-8', [{ status: 'success' }]])
