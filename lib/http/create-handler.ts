@@ -5,7 +5,11 @@ import type { PushProgress } from '../model/types.js'
 import { resolveOptions, type PushRouterOptions, type ResolvedOptions } from '../options.js'
 import { abortOnClose, respondWithProgress } from './progress-response.js'
 import { readJsonBody } from './push-request.js'
+import { closeIfBodyUnread } from './unread-body.js'
 import { sendFailure, type ModelRequestHandler } from './respond.js'
+
+/** Create bodies carry license texts, templates and messages: far more than a push body, still small. */
+export const MAX_CREATE_BODY_BYTES = 8 * 1024 * 1024
 
 /**
  * The `POST /api/create` handler on its own, for mounting on any path. Options are validated here,
@@ -21,10 +25,11 @@ export async function handleCreate(options: ResolvedOptions, req: IncomingMessag
   const { signal, release } = abortOnClose(res)
   let events: AsyncGenerator<PushProgress, void, undefined> | undefined
   try {
-    const request = validateCreateBody(await readJsonBody(req), options.defaultRegistry)
+    const request = validateCreateBody(await readJsonBody(req, MAX_CREATE_BODY_BYTES), options.defaultRegistry)
     events = createModel(request, { storage: options.storage, defaultRegistry: options.defaultRegistry }, { signal })
     await respondWithProgress(res, events, request.stream)
   } catch (error) {
+    closeIfBodyUnread(req, res)
     sendFailure(res, error, options.logger, 'create')
   } finally {
     release()
