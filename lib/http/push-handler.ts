@@ -5,6 +5,7 @@ import { resolveOptions, type PushRouterOptions, type ResolvedOptions } from '..
 import { pushModel } from '../push/push-model.js'
 import { abortOnClose, respondWithProgress } from './progress-response.js'
 import { readJsonBody, validatePushBody } from './push-request.js'
+import { closeIfBodyUnread } from './unread-body.js'
 import { sendFailure } from './respond.js'
 
 /** The shape of an Express (4 or 5) request handler, without depending on Express's types. */
@@ -38,6 +39,7 @@ export async function handlePush(options: ResolvedOptions, req: IncomingMessage 
     // pushModel runs every cheap check before its first event: failures there are real statuses.
     await respondWithProgress(res, events, request.stream)
   } catch (error) {
+    closeIfBodyUnread(req, res)
     sendFailure(res, error, options.logger, 'push')
   } finally {
     release()

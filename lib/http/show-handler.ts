@@ -6,6 +6,7 @@ import { showModel } from '../model/show.js'
 import { resolveOptions, type PushRouterOptions, type ResolvedOptions } from '../options.js'
 import { abortOnClose } from './progress-response.js'
 import { readJsonBody } from './push-request.js'
+import { closeIfBodyUnread } from './unread-body.js'
 import { sendFailure, sendJson, type ModelRequestHandler } from './respond.js'
 
 /** The body of `POST /api/show` (Ollama's `api.ShowRequest`, the fields this package reads). */
@@ -51,6 +52,7 @@ export async function handleShow(options: ResolvedOptions, req: IncomingMessage 
     const response = await showModel(options.storage, name, { verbose: value.verbose ?? false, system: value.system, defaultRegistry: options.defaultRegistry, signal })
     sendJson(res, 200, response)
   } catch (error) {
+    closeIfBodyUnread(req, res)
     sendFailure(res, error, options.logger, 'show')
   } finally {
     release()
