@@ -134,6 +134,20 @@ describe('createModel from files', () => {
   })
 })
 
+describe('createModel: GGUF kinds in files', () => {
+  it('a file with general.type=adapter becomes an adapter layer; a split GGUF part is refused in-band', async () => {
+    const storage = new MemoryStorage()
+    const base = await put(storage, sampleGguf())
+    const lora = await put(storage, buildGguf({ metadata: { 'general.architecture': 'llama', 'general.type': 'adapter' } }))
+    await run(storage, { model: 'with-lora', files: { 'a.gguf': base, 'b.gguf': lora } })
+    const { json } = await manifestOf(storage, 'with-lora')
+    assert.deepEqual(json.layers.map((l) => l.mediaType), ['application/vnd.ollama.image.model', 'application/vnd.ollama.image.adapter'])
+    const part = await put(storage, sampleGguf({ 'split.count': gguf.u16(2), 'split.no': gguf.u16(0) }))
+    await assert.rejects(run(storage, { model: 'split', files: { 'm-00001-of-00002.gguf': part } }), /one part of a split GGUF model/)
+    assert.equal(await storage.readManifest(parseModelName('split')), undefined)
+  })
+})
+
 describe('createModel from a local model', () => {
   async function parentStore() {
     const storage = new MemoryStorage()
