@@ -37,6 +37,24 @@ export class ByteReader {
     }
   }
 
+  /** Whether `n` bytes can be taken without waiting (the hot path of long string arrays stays synchronous). */
+  has(n: number): boolean {
+    return this.#buffer.length - this.#position >= n
+  }
+
+  /** The next `n` bytes without consuming them (only after `has(n)`). */
+  peek(n: number): Buffer {
+    return this.#buffer.subarray(this.#position, this.#position + n)
+  }
+
+  /** Take `n` bytes that `has(n)` promised. */
+  take(n: number): Buffer {
+    const out = this.#buffer.subarray(this.#position, this.#position + n)
+    this.#position += n
+    this.#offset += n
+    return out
+  }
+
   async bytes(n: number, what: string): Promise<Buffer> {
     await this.#fill(n, what)
     const out = this.#buffer.subarray(this.#position, this.#position + n)

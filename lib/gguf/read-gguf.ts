@@ -81,7 +81,23 @@ async function walk(r: ByteReader, options: ReadGgufOptions): Promise<GgufInfo> 
   const kvCount = await count('the key/value count')
   if (tensorCount >= MAX_COUNT || kvCount >= MAX_COUNT) throw new GgufError('GGUF header counts are implausible (not a GGUF file)')
 
+  const lengthWidth = v1 ? 4 : 8
+  /**
+   * A string read without awaiting when it is already buffered (tokenizer arrays hold hundreds of
+   * thousands of short strings); `undefined` when it is not, or is too long: then `string` reads it.
+   */
+  const quickString = (keep: boolean): string | undefined => {
+    if (!r.has(lengthWidth)) return undefined
+    const b = r.peek(lengthWidth)
+    const length = v1 ? (r.littleEndian ? b.readUInt32LE(0) : b.readUInt32BE(0)) : Number(r.littleEndian ? b.readBigUInt64LE(0) : b.readBigUInt64BE(0))
+    if (length > MAX_STRING_BYTES || !r.has(lengthWidth + length)) return undefined
+    const text = r.take(lengthWidth + length).subarray(lengthWidth)
+    return keep ? text.toString('utf8') : ''
+  }
+
   const string = async (what: string, keep: boolean): Promise<string> => {
+    const quick = quickString(keep)
+    if (quick !== undefined) return quick
     const length = await count(`the length of ${what}`)
     if (length > BigInt(MAX_STRING_BYTES)) throw new GgufError(`${what} is ${length} bytes long; at most ${MAX_STRING_BYTES} are allowed`)
     const n = Number(length)
@@ -141,9 +157,17 @@ async function walk(r: ByteReader, options: ReadGgufOptions): Promise<GgufInfo> 
       return null
     }
     const items: GgufValue[] = []
-    for (let i = 0; i < n; i++) {
-      const item = await value(elementType, `element ${i} of ${what}`, keepAll, depth + 1)
-      if (keepAll) items.push(item)
+    const element = `an element of ${what}`
+    if (elementType === T.STRING) {
+      for (let i = 0; i < n; i++) {
+        const item = quickString(keepAll) ?? (await string(element, keepAll))
+        if (keepAll) items.push(item)
+      }
+    } else {
+      for (let i = 0; i < n; i++) {
+        const item = await value(elementType, element, keepAll, depth + 1)
+        if (keepAll) items.push(item)
+      }
     }
     return keepAll ? items : null
   }
