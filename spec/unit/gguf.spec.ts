@@ -145,6 +145,9 @@ describe('readGguf', () => {
     const huge = buildGguf({ metadata: { k: 'v' } })
     huge.writeBigUInt64LE(1n << 40n, 24)
     await assert.rejects(read(huge), /at most 16777216/)
+    // Also when the whole string is already buffered (one big chunk).
+    const long = buildGguf({ metadata: { k: 'x'.repeat((16 << 20) + 1) } })
+    await assert.rejects(readGguf(Readable.from([long])), /at most 16777216/)
     // With the size known, a length past the end fails before anything is read for it.
     huge.writeBigUInt64LE(1n << 20n, 24)
     await assert.rejects(read(huge), /needs 1048576 bytes but only \d+ remain/)
