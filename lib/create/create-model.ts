@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream'
-import { InvalidRequestError, ModelNotFoundError, ModelPushError, UnsupportedError } from '../errors.js'
+import { InvalidRequestError, ModelNotFoundError, ModelPushError, StorageError, UnsupportedError } from '../errors.js'
 import { GgufError } from '../gguf/gguf-error.js'
 import { readGguf, type GgufInfo } from '../gguf/read-gguf.js'
 import { displayModelName } from '../model/name.js'
@@ -51,6 +51,12 @@ export async function* createModel(request: CreateRequest, deps: CreateDependenc
   if (request.from) {
     parent = await storage.readManifest(request.from, { signal })
     if (parent === undefined) throw new ModelNotFoundError(display(request.from))
+    // A parent missing one of its blobs would hand the new model a dangling layer (Ollama stats each too).
+    for (const layer of [parent.config, ...parent.layers]) {
+      if ((await storage.statBlob(layer.digest, { signal })) === undefined) {
+        throw new StorageError(`model "${display(request.from)}" is incomplete: its blob ${layer.digest} is missing from the store`)
+      }
+    }
   }
   const uploads = [...request.files.map((f) => ({ ...f, adapter: false })), ...request.adapters.map((f) => ({ ...f, adapter: true }))]
   const sizes = new Map<string, number>()

@@ -188,6 +188,15 @@ describe('createModel from a local model', () => {
     assert.equal(await blobText(storage, templates[0]!.digest as string), 'T2')
   })
 
+  it('500 before any event when the parent lacks one of its blobs, and nothing is written', async () => {
+    const { storage } = await parentStore()
+    await storage.deleteBlob(sha('S1'))
+    const error = await firstError(storage, { model: 'orphan', from: 'team/base:v1' })
+    assert.equal(error.status, 500)
+    assert.match(error.message, /model "team\/base:v1" is incomplete: its blob sha256:[0-9a-f]{64} is missing/)
+    assert.equal(await storage.readManifest(parseModelName('orphan')), undefined)
+  })
+
   it('404 for an unknown parent, never pulled, before any event', async () => {
     const storage = new MemoryStorage()
     const error = await firstError(storage, { model: 'x', from: 'nowhere/model:tag' })
