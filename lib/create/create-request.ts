@@ -1,5 +1,5 @@
 import Joi from 'joi'
-import { InvalidRequestError } from '../errors.js'
+import { InvalidNameError, InvalidRequestError } from '../errors.js'
 import { parseModelName } from '../model/name.js'
 import type { ModelName } from '../model/types.js'
 
@@ -122,11 +122,13 @@ export function validateCreateBody(body: unknown, defaultRegistry: string): Crea
   }
 }
 
-function parseName(input: string, defaultRegistry: string): ModelName {
+/** A name from a request body: Ollama's rules, and an `invalid model name: …` message when broken. */
+export function parseName(input: string, defaultRegistry: string): ModelName {
   try {
     return parseModelName(input, { defaultRegistry })
   } catch (error) {
-    throw new InvalidRequestError(`invalid model name: ${(error as Error).message}`)
+    if (error instanceof InvalidNameError) throw new InvalidNameError(error.part, `invalid model name: ${error.message}`)
+    throw error
   }
 }
 

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import Joi from 'joi'
 import { InvalidRequestError } from '../errors.js'
-import { parseModelName } from '../model/name.js'
+import { parseName } from '../create/create-request.js'
 import { showModel } from '../model/show.js'
 import { resolveOptions, type PushRouterOptions, type ResolvedOptions } from '../options.js'
 import { abortOnClose } from './progress-response.js'
@@ -43,13 +43,7 @@ export async function handleShow(options: ResolvedOptions, req: IncomingMessage 
     if (error) throw new InvalidRequestError(error.details.map((d) => d.message).join('; '))
     const model = value.model || value.name
     if (!model) throw new InvalidRequestError('model is required')
-    let name
-    try {
-      name = parseModelName(model, { defaultRegistry: options.defaultRegistry })
-    } catch {
-      throw new InvalidRequestError('invalid model name')
-    }
-    const response = await showModel(options.storage, name, { verbose: value.verbose ?? false, system: value.system, defaultRegistry: options.defaultRegistry, signal })
+    const response = await showModel(options.storage, parseName(model, options.defaultRegistry), { verbose: value.verbose ?? false, system: value.system, defaultRegistry: options.defaultRegistry, signal })
     sendJson(res, 200, response)
   } catch (error) {
     closeIfBodyUnread(req, res)

@@ -99,6 +99,14 @@ describe('POST /api/create and /api/show', () => {
     assert.deepEqual([result.status, result.type, result.lines], [200, 'application/json; charset=utf-8', [{ status: 'success' }]])
   })
 
+  it('the ollama client forwards files (untyped there) and gets ResponseErrors with the statuses', async () => {
+    const request = { model: 'via-client', files: { 'm.gguf': weightsDigest }, stream: false as const }
+    assert.deepEqual(await client.create(request), { status: 'success' })
+    assert.ok(await storage.readManifest({ host: 'registry.ollama.ai', namespace: 'library', model: 'via-client', tag: 'latest' }))
+    await assert.rejects(client.create({ model: 'q', from: 'tiny', quantize: 'q4_K_M' }), (e: any) => e.name === 'ResponseError' && e.status_code === 400 && /quantize is not supported/.test(e.error))
+    await assert.rejects(client.create({ model: 'q', from: 'missing-parent' }), (e: any) => e.status_code === 404 && e.error === 'model "missing-parent:latest" not found')
+  })
+
   it('answers every problem known before streaming with a real status and nothing created', async () => {
     const missing = sha('not uploaded')
     await storage.writeBlob(sha('plain text'), Readable.from([Buffer.from('plain text')]))
@@ -203,6 +211,9 @@ describe('POST /api/create and /api/show', () => {
 
   it('show answers 400 without a model and 404 with Ollama\'s wording for an unknown one', async () => {
     await assert.rejects(client.show({ model: 'nope' }), (error: any) => error.status_code === 404 && error.error === "model 'nope:latest' not found")
+    const invalid = await post(`${url}/api/show`, { model: 'a/../b' })
+    assert.equal(invalid.status, 400)
+    assert.match(invalid.lines[0].error, /^invalid model name: /)
     const missing = await post(`${url}/api/show`, {})
     assert.deepEqual([missing.status, missing.lines], [400, [{ error: 'model is required' }]])
     const named = await post(`${url}/api/show`, { name: 'tiny' })
