@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
-import type { Server } from 'node:http'
+import http, { type Server } from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
 import { Readable } from 'node:stream'
@@ -220,6 +220,59 @@ describe('POST /api/create and /api/show', () => {
     assert.equal(named.status, 200, '`name` is accepted for `model`')
     assert.equal(named.lines[0].template, '{{ .Prompt }}', "Ollama's default template when the model has none")
     assert.equal(named.lines[0].system, 'Be brief.')
+  })
+
+  // If the abort never reached the create, the gated write would wait for ever: the timeout (and the
+  // unref'd server) turn that into a failure instead of a hang.
+  it('a client that disconnects mid-create aborts it: the blob it had written is removed, no manifest', { timeout: 60_000 }, async () => {
+    // A store that reports when one layer's blob is written and holds the next write until the
+    // create's signal fires: the client disconnects between the two (no timing involved), and the
+    // blob written before must be taken back.
+    const template = 'T written then taken back'
+    const system = 'S never written'
+    let sawAbort = false
+    let written: () => void = () => undefined
+    let finished: () => void = () => undefined
+    const templateWritten = new Promise<void>((resolve) => (written = resolve))
+    const handlerFinished = new Promise<void>((resolve) => (finished = resolve))
+    class GatedStorage extends FilesystemStorage {
+      override async writeBlob(digest: string, content: Readable, options: { signal?: AbortSignal; size?: number } = {}) {
+        if (digest === sha(system) && options.signal) {
+          if (!options.signal.aborted) await new Promise((resolve) => options.signal!.addEventListener('abort', resolve, { once: true }))
+          sawAbort = true
+        }
+        const result = await super.writeBlob(digest, content, options)
+        if (digest === sha(template)) written()
+        return result
+      }
+    }
+    const gated = new GatedStorage({ root })
+    const app = express()
+    const handler = createHandler({ storage: gated })
+    // The handler resolves once the create has ended and cleaned up after itself.
+    app.post('/api/create', (req, res) => handler(req, res).finally(finished))
+    const gatedServer: Server = await new Promise((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s))
+    })
+    gatedServer.unref()
+    try {
+      const port = (gatedServer.address() as AddressInfo).port
+      const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/api/create' })
+      req.on('error', () => undefined)
+      req.end(JSON.stringify({ model: 'aborted', files: { 'm.gguf': weightsDigest }, template, system }))
+      await templateWritten
+      await fs.stat(path.join(root, 'blobs', sha(template).replace(':', '-')))
+      req.destroy() // the client goes away while the next layer is being written
+      await handlerFinished
+      assert.ok(sawAbort, 'the pending write saw the abort')
+      await assert.rejects(fs.stat(path.join(root, 'blobs', sha(template).replace(':', '-'))), { code: 'ENOENT' })
+      await assert.rejects(fs.stat(path.join(root, 'blobs', sha(system).replace(':', '-'))), { code: 'ENOENT' })
+      assert.equal(await gated.readManifest({ host: 'registry.ollama.ai', namespace: 'library', model: 'aborted', tag: 'latest' }), undefined)
+      assert.deepEqual((await fs.readdir(path.join(root, 'blobs'))).filter((f) => !/^sha256-[0-9a-f]{64}$/.test(f)), [], 'no temp files left')
+    } finally {
+      gatedServer.closeAllConnections()
+      await new Promise((resolve) => gatedServer.close(resolve))
+    }
   })
 
   it('re-creating a name replaces the manifest and removes the blobs only it used', async () => {
