@@ -15,6 +15,11 @@ export type { ModelRequestHandler } from './http/respond.js'
 export { readModelDetails, type ModelDetails } from './model/details.js'
 export { pruneBlobs, manifestDigests } from './model/prune.js'
 export { pushModel, type PushDependencies, type PushOptions } from './push/push-model.js'
+export { createHandler } from './http/create-handler.js'
+export { showHandler, type ShowRequestBody } from './http/show-handler.js'
+export { createModel, type CreateDependencies, type CreateProgress } from './create/create-model.js'
+export { validateCreateBody, type CreateRequest, type CreateRequestBody, type CreateMessage } from './create/create-request.js'
+export { showModel, type ShowResponse, type ShowOptions } from './model/show.js'
 
 // Names, contracts and the shipped implementations.
 export type * from './model/types.js'

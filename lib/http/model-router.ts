@@ -2,14 +2,16 @@ import { Router } from 'express'
 import { resolveOptions, type ModelRouterOptions } from '../options.js'
 import { handleHeadBlob, postBlob } from './blob-handler.js'
 import { handleCopy } from './copy-handler.js'
+import { handleCreate } from './create-handler.js'
 import { handleDelete } from './delete-handler.js'
 import { rootHandler, versionHandler } from './info-handler.js'
 import { handlePush } from './push-handler.js'
+import { handleShow } from './show-handler.js'
 import { handleTags } from './tags-handler.js'
 
 /**
- * An Express router serving Ollama's model-management API: push, blob upload and check, copy,
- * delete, list (tags), version and the root probe. Mount it at the root of an app (or under a
+ * An Express router serving Ollama's model-management API: push, blob upload and check, create,
+ * show, copy, delete, list (tags), version and the root probe. Mount it at the root of an app (or under a
  * prefix). Options are `createPushRouter`'s plus the ingest limits, validated once, here.
  */
 export function createModelRouter(options: ModelRouterOptions = {}): Router {
@@ -22,7 +24,8 @@ export function createModelRouter(options: ModelRouterOptions = {}): Router {
   router.post('/api/push', (req, res) => handlePush(resolved, req, res))
   router.head('/api/blobs/:digest', (req, res) => handleHeadBlob(resolved, req, res))
   router.post('/api/blobs/:digest', postBlob(resolved))
-  // create/show: wired at merge
+  router.post('/api/create', (req, res) => handleCreate(resolved, req, res))
+  router.post('/api/show', (req, res) => handleShow(resolved, req, res))
   router.post('/api/copy', (req, res) => handleCopy(resolved, req, res))
   router.delete('/api/delete', (req, res) => handleDelete(resolved, req, res))
   router.get('/api/tags', (req, res) => handleTags(resolved, req, res))

@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { toModelPushError } from '../errors.js'
 import type { PushProgress } from '../model/types.js'
 import { parseModelName } from '../model/name.js'
 import { resolveOptions, type PushRouterOptions, type ResolvedOptions } from '../options.js'
 import { pushModel } from '../push/push-model.js'
-import { NdjsonWriter } from './ndjson.js'
+import { abortOnClose, respondWithProgress } from './progress-response.js'
 import { readJsonBody, validatePushBody } from './push-request.js'
-import { sendFailure, sendJson } from './respond.js'
+import { closeIfBodyUnread } from './unread-body.js'
+import { sendFailure } from './respond.js'
 
 /** The shape of an Express (4 or 5) request handler, without depending on Express's types. */
 export type PushRequestHandler = (req: IncomingMessage & { body?: unknown }, res: ServerResponse, next?: (error?: unknown) => void) => Promise<void>
@@ -23,48 +23,26 @@ export function pushHandler(options: PushRouterOptions = {}): PushRequestHandler
 /** Internal: the handler body, shared by `pushHandler` and `createPushRouter`. */
 export async function handlePush(options: ResolvedOptions, req: IncomingMessage & { body?: unknown }, res: ServerResponse): Promise<void> {
   // Cancel the push when the client goes away before the response is finished.
-  const controller = new AbortController()
-  const onClose = () => {
-    if (!res.writableFinished) controller.abort()
-  }
-  res.on('close', onClose)
+  const { signal, release } = abortOnClose(res)
   let events: AsyncGenerator<PushProgress, void, undefined> | undefined
   try {
     const request = validatePushBody(await readJsonBody(req), options.allowRequestCredentials)
     const name = parseModelName(request.model, { defaultRegistry: options.defaultRegistry })
     const credentials = request.credentials ?? (await options.credentials?.(name.host))
     events = pushModel(name, options, {
-      signal: controller.signal,
+      signal,
       insecure: request.insecure,
       credentials,
       progressIntervalMs: options.progressIntervalMs,
       uploadConcurrency: options.uploadConcurrency,
     })
-    // pushModel runs every cheap check before its first event: failures here are real statuses.
-    const first = await events.next()
-    if (!request.stream) {
-      for (let step = first; !step.done; step = await events.next()) {
-        // Non-streaming: only the outcome matters.
-      }
-      if (!res.headersSent) sendJson(res, 200, { status: 'success' })
-      return
-    }
-    const writer = new NdjsonWriter(res)
-    writer.start()
-    try {
-      for (let step = first; !step.done; step = await events.next()) {
-        if (!(await writer.write(step.value))) return
-      }
-    } catch (error) {
-      // After the first byte the status is spent: the error becomes the last line.
-      const failure = toModelPushError(error)
-      if (failure.code !== 'ABORTED') await writer.write({ error: failure.message })
-    }
-    writer.end()
+    // pushModel runs every cheap check before its first event: failures there are real statuses.
+    await respondWithProgress(res, events, request.stream)
   } catch (error) {
+    closeIfBodyUnread(req, res)
     sendFailure(res, error, options.logger, 'push')
   } finally {
-    res.off('close', onClose)
+    release()
     await events?.return()
   }
 }

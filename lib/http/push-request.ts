@@ -63,9 +63,9 @@ export function validatePushBody(body: unknown, allowRequestCredentials: boolean
 
 /**
  * The request's JSON body: the one a body parser already made, or read here (the handler is
- * mountable without `express.json()`).
+ * mountable without `express.json()`), refusing more than `maxBytes` (default 64 KiB).
  */
-export async function readJsonBody(req: IncomingMessage & { body?: unknown }): Promise<unknown> {
+export async function readJsonBody(req: IncomingMessage & { body?: unknown }, maxBytes = MAX_BODY_BYTES): Promise<unknown> {
   // A parser ran when it consumed the stream. Express 4's express.json() leaves `{}` and the stream
   // unread for other content types: then read it here.
   const parsed = req.body
@@ -75,7 +75,7 @@ export async function readJsonBody(req: IncomingMessage & { body?: unknown }): P
   let length = 0
   for await (const chunk of req as AsyncIterable<Buffer>) {
     length += chunk.length
-    if (length > MAX_BODY_BYTES) throw new InvalidRequestError('request body is too large')
+    if (length > maxBytes) throw new InvalidRequestError('request body is too large')
     chunks.push(chunk)
   }
   const text = Buffer.concat(chunks).toString('utf8').trim()
