@@ -1,5 +1,5 @@
-// End to end: POST /api/create and POST /api/show in a real Express app over FilesystemStorage,
-// called with raw HTTP (files, which ollama-js cannot type) and the real `ollama` client (from,
+// End to end through createModelRouter in a real Express app over FilesystemStorage: the GGUF goes
+// in over POST /api/blobs/:digest, then POST /api/create and POST /api/show are called with raw HTTP (files, which ollama-js cannot type) and the real `ollama` client (from,
 // show); then the created model is pushed to Debian's docker-registry and read back byte-identical.
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
@@ -12,9 +12,8 @@ import { Readable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
 import express from 'express'
 import { Ollama } from 'ollama'
-import { createPushRouter, FilesystemStorage } from '../../lib/index.js'
+import { createModelRouter, FilesystemStorage } from '../../lib/index.js'
 import { createHandler } from '../../lib/http/create-handler.js'
-import { showHandler } from '../../lib/http/show-handler.js'
 import { sampleGguf } from '../support/gguf-writer.js'
 import { startRegistry, type StartedRegistry } from '../support/registry.js'
 
@@ -39,18 +38,17 @@ describe('POST /api/create and /api/show', () => {
   before(async () => {
     root = await fs.mkdtemp(path.join(os.tmpdir(), 'emp-create-'))
     storage = new FilesystemStorage({ root })
-    // The blob upload route is another handler's; the store is filled directly.
-    await storage.writeBlob(weightsDigest, Readable.from([weights]))
     registry = await startRegistry({ auth: 'none' })
     const options = { storage }
     const app = express()
-    app.post('/api/create', createHandler(options))
-    app.post('/api/show', showHandler(options))
-    app.use(createPushRouter(options))
+    app.use(createModelRouter(options))
     server = await new Promise((resolve) => {
       const s = app.listen(0, '127.0.0.1', () => resolve(s))
     })
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    // The GGUF comes in the way a host app's users send it: a raw blob upload.
+    const upload = await fetch(`${url}/api/blobs/${weightsDigest}`, { method: 'POST', body: weights })
+    assert.equal(upload.status, 201)
     client = new Ollama({ host: url })
   })
   after(async () => {
