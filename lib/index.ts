@@ -11,7 +11,7 @@ export { pushModel, type PushDependencies, type PushOptions } from './push/push-
 export type * from './model/types.js'
 export { parseModelName, formatModelName, displayModelName, type ParseModelNameOptions } from './model/name.js'
 export type { StorageAdapter, OpenBlobOptions, WriteBlobOptions } from './storage/adapter.js'
-export type { RegistryUploader, RegistryTarget, BlobOpener, UploadBlobOptions, ManifestPayload } from './registry/uploader.js'
+export type { RegistryUploader, RegistryPush, RegistryTarget, BlobOpener, UploadBlobOptions, ManifestPayload } from './registry/uploader.js'
 export { FilesystemStorage, type FilesystemStorageOptions } from './storage/filesystem.js'
 export { MemoryStorage, type MemoryStorageOptions } from './storage/memory.js'
 export { OciRegistryUploader, type OciRegistryUploaderOptions } from './registry/oci-uploader.js'

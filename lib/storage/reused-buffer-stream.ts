@@ -21,21 +21,26 @@ export class ReusedBufferFileStream extends Readable {
   readonly #slots: Buffer[]
   #next = 0
   #position: number
+  readonly #end: number
   /** Set while an fs.read is in flight, so destroy closes the fd only after it (an fd closed under a read could be reused by another open). */
   #reading: Promise<void> | undefined
 
-  constructor(fd: number, options: { start: number; chunkSize: number; slots?: number }) {
+  /** `end`: the byte after the last one to read (exclusive); default the end of the file. */
+  constructor(fd: number, options: { start: number; end?: number | undefined; chunkSize: number; slots?: number }) {
     super({ highWaterMark: options.chunkSize })
     this.#fd = fd
     this.#position = options.start
+    this.#end = options.end ?? Number.POSITIVE_INFINITY
     this.#slots = Array.from({ length: Math.max(3, options.slots ?? 4) }, () => Buffer.allocUnsafeSlow(options.chunkSize))
   }
 
   override _read(): void {
     const buffer = this.#slots[this.#next]!
     this.#next = (this.#next + 1) % this.#slots.length
+    const length = Math.min(buffer.length, this.#end - this.#position)
+    if (length <= 0) return void this.push(null)
     this.#reading = new Promise((done) => {
-      fs.read(this.#fd, buffer, 0, buffer.length, this.#position, (error, bytesRead) => {
+      fs.read(this.#fd, buffer, 0, length, this.#position, (error, bytesRead) => {
         this.#reading = undefined
         done()
         if (this.destroyed) return

@@ -43,7 +43,7 @@ describe('options', () => {
   })
 
   it('checks uploader, logger and credentials shapes', () => {
-    assert.throws(() => resolveOptions({ uploader: { hasBlob() {} } as never }), /uploadBlob, putManifest/)
+    assert.throws(() => resolveOptions({ uploader: { hasBlob() {} } as never }), /must implement RegistryUploader: missing open/)
     assert.throws(() => resolveOptions({ logger: { info: 'x' } as never }), /logger/)
     assert.throws(() => resolveOptions({ credentials: { username: 'u' } as never }), /credentials/)
     assert.throws(() => resolveOptions({ ca: 42 as never }), /ca/)
