@@ -484,6 +484,50 @@ describe('auth around streamed bodies, and where credentials go (fake registry)'
     }
   })
 
+  it('a 401 from an upload Location or a redirect on another host fails that request: no credentials go there, nothing is learnt', async () => {
+    fake.log.length = 0
+    fake.authorizations.length = 0
+    elsewhere.log.length = 0
+    elsewhere.authorizations.length = 0
+    const foreign = `Bearer realm="http://${elsewhere.host}/token",service="evil"`
+    fake.handle = requireBasic((req, res, body) => {
+      if (req.method === 'POST') return void res.writeHead(202, { Location: `http://${elsewhere.host}/v2/fake/m/blobs/uploads/far?_state=x` }).end()
+      if (req.method === 'HEAD') return void res.writeHead(307, { Location: `http://${elsewhere.host}/blobs/some-blob` }).end()
+      working(fake)(req, res, body)
+    })
+    elsewhere.handle = (req, res) => void res.writeHead(401, { 'WWW-Authenticate': foreign }).end()
+    const uploader = new TargetedUploader({ retries: 0 })
+    const target: RegistryTarget = { host: fake.host, repository: 'fake/m', insecure: true, credentials }
+    const blob = randomBlob(1000)
+    const foreignRefusal = (error: unknown) => {
+      assert.ok(error instanceof RegistryError)
+      assert.equal(error.code, 'REGISTRY_UNAUTHORIZED')
+      assert.match(error.message, /not the registry/)
+      assert.ok(!error.message.includes(credentials.password))
+      return true
+    }
+    try {
+      await uploader.prepare(target)
+      await assert.rejects(uploader.hasBlob(target, blob.descriptor), foreignRefusal)
+      await assert.rejects(uploader.uploadBlob(target, blob.descriptor, async () => streamOf(blob.data)), foreignRefusal)
+      await uploader.release(target)
+      // (plus, maybe, the best-effort DELETE of the abandoned session, also without credentials)
+      const methods = () => elsewhere.log.map((line) => line.split(' ')[0]).filter((method) => method !== 'DELETE')
+      assert.deepEqual(methods(), ['HEAD', 'PATCH'], 'one request each, no retry with credentials, no token request')
+      assert.ok(elsewhere.authorizations.every((value) => value === undefined))
+
+      // The registry's own challenge (Basic) is still the one in use: nothing was learnt from elsewhere.
+      fake.handle = requireBasic(working(fake))
+      fake.authorizations.length = 0
+      await uploader.uploadBlob(target, blob.descriptor, async () => streamOf(blob.data))
+      assert.ok(fake.authorizations.filter((value) => value !== undefined).every((value) => value === basic))
+      assert.deepEqual(methods(), ['HEAD', 'PATCH'])
+    } finally {
+      uploader.close()
+      elsewhere.handle = working(elsewhere)
+    }
+  })
+
   it('refuses a plain-http upload location from a registry that is not insecure', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'emp-faults-'))
     const tlsFake = await startFakeRegistry(await makeSelfSignedCertificate(dir, { name: 'fake', commonName: '127.0.0.1', altNames: ['IP:127.0.0.1'] }))

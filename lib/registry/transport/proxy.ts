@@ -11,6 +11,7 @@
  * support forwards https requests without tunnelling, so it stays off.
  */
 import type http from 'node:http'
+import type tls from 'node:tls'
 import { HttpProxyAgent } from 'http-proxy-agent'
 import { HttpsProxyAgent } from 'https-proxy-agent'
 import { getProxyForUrl } from 'proxy-from-env'
@@ -49,7 +50,7 @@ export class ProxyAgents {
     if (agent === undefined) {
       const pool = { keepAlive: true, maxSockets: this.#options.maxSockets }
       agent = secure
-        ? new HttpsProxyAgent(proxy, { ...pool, rejectUnauthorized: verifyTls, ...(this.#options.ca === undefined ? {} : { ca: [...this.#options.ca] }) })
+        ? new TunnellingAgent(proxy, pool, { rejectUnauthorized: verifyTls, ...(this.#options.ca === undefined ? {} : { ca: [...this.#options.ca] }) })
         : new HttpProxyAgent(proxy, pool)
       this.#agents.set(key, agent)
     }
@@ -59,5 +60,23 @@ export class ProxyAgents {
   close(): void {
     for (const agent of this.#agents.values()) agent.destroy()
     this.#agents.clear()
+  }
+}
+
+/**
+ * https-proxy-agent takes the TLS options for the registry (behind the tunnel) from each request,
+ * and axios passes none: they are added here, so the registry's certificate is verified with the
+ * `ca` option (or not at all for an insecure registry) exactly as without a proxy.
+ */
+class TunnellingAgent extends HttpsProxyAgent<string> {
+  readonly #tls: tls.ConnectionOptions
+
+  constructor(proxy: string, options: ConstructorParameters<typeof HttpsProxyAgent<string>>[1], tlsOptions: tls.ConnectionOptions) {
+    super(proxy, options)
+    this.#tls = tlsOptions
+  }
+
+  override connect(request: http.ClientRequest, options: Parameters<HttpsProxyAgent<string>['connect']>[1]) {
+    return super.connect(request, { ...options, ...this.#tls })
   }
 }
