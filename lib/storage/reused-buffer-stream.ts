@@ -9,8 +9,8 @@ import { Readable } from 'node:stream'
  * removes them.
  *
  * A chunk is overwritten `slots - 1` reads after it was pushed, so this is only for a consumer that
- * writes each chunk out honouring backpressure and keeps no reference afterwards (`reuseBuffers`
- * in `OpenBlobOptions`): a pipe into an HTTP request, where a chunk as large as the socket's
+ * writes each chunk out honouring backpressure and keeps no reference afterwards (the internal
+ * read hint, storage/read-hint.ts): a pipe into an HTTP request, where a chunk as large as the socket's
  * highWaterMark makes `write()` return false and the next chunk comes only after 'drain'. With one
  * chunk buffered here, one being written and one being read, 3 slots suffice; 4 leave a margin.
  * Should that promise ever be broken, the registry's digest check refuses the blob: it cannot
