@@ -196,10 +196,14 @@ export class OciPush implements RegistryPush {
     await retry(
       async () => {
         let location = this.#takePrepared()
+        // One read ring for the parts of this attempt (storage/read-hint.ts): a part is opened only
+        // after the previous one was answered. A restart takes a new ring (a dead stream's read
+        // may still land in the old one).
+        const ring: Buffer[] = []
         try {
           location ??= await this.#startUpload(signal)
           for (const part of blobParts(descriptor.size, this.#context.minPartSize, this.#context.maxPartSize)) {
-            location = await this.#patchPart(location, descriptor, part, open, count, signal)
+            location = await this.#patchPart(location, descriptor, part, () => open(part.start, { end: part.end, reuseBuffers: true, ring }), count, signal)
           }
           await this.#commitBlob(location, descriptor, signal)
         } catch (error) {
@@ -253,7 +257,7 @@ export class OciPush implements RegistryPush {
     location: string,
     descriptor: Descriptor,
     part: BlobPart,
-    open: HintedOpener,
+    open: () => ReturnType<BlobOpener>,
     onBytes: (bytes: number) => void,
     signal: AbortSignal | undefined,
   ): Promise<string> {
@@ -261,7 +265,7 @@ export class OciPush implements RegistryPush {
     const length = part.end - part.start
     // The body is piped straight into the request socket (RegistryClient.stream: no Transform, no
     // buffering), each chunk waiting for 'drain': the shipped storage may reuse its read buffers.
-    const opened = await open(part.start, { end: part.end, reuseBuffers: true })
+    const opened = await open()
     const body = part.end === descriptor.size || isBounded(opened) ? opened : takeBytes(opened, length)
     if (signal?.aborted === true) {
       body.destroy()

@@ -144,7 +144,7 @@ export class FilesystemStorage implements StorageAdapter {
     const hint = (options as HintedOptions)[READ_HINT]
     const end = hint?.end !== undefined && Number.isSafeInteger(hint.end) && hint.end >= start ? hint.end : undefined
     const stream = hint?.reuseBuffers === true
-      ? new ReusedBufferFileStream(fd, { start, end, chunkSize: READ_CHUNK })
+      ? new ReusedBufferFileStream(fd, { start, end, chunkSize: READ_CHUNK, ring: hint.ring })
       : end === start
         ? emptyFileStream(fd)
         : fs.createReadStream('', { fd, start, ...(end === undefined ? {} : { end: end - 1 }), highWaterMark: READ_CHUNK, autoClose: true })

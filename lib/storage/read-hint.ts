@@ -16,6 +16,11 @@ export interface ReadHint {
   readonly end?: number | undefined
   /** The consumer writes each chunk out honouring backpressure and keeps no reference to it. */
   readonly reuseBuffers?: boolean | undefined
+  /**
+   * With `reuseBuffers`: a ring the consumer keeps across the parts of one blob (empty at first;
+   * the storage fills it), so a multi-part upload reads into the same few buffers throughout.
+   */
+  readonly ring?: Buffer[] | undefined
 }
 
 /** Options that may carry the hint. */

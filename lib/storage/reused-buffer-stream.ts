@@ -26,12 +26,22 @@ export class ReusedBufferFileStream extends Readable {
   #reading: Promise<void> | undefined
 
   /** `end`: the byte after the last one to read (exclusive); default the end of the file. */
-  constructor(fd: number, options: { start: number; end?: number | undefined; chunkSize: number; slots?: number }) {
+  /**
+   * `ring`: buffers to read into, shared with earlier streams of the same consumer (one per blob
+   * upload, reused part after part: a part is opened only once the previous one was answered, so
+   * none of its chunks is still queued). Filled on first use; buffers of another size are replaced.
+   */
+  constructor(fd: number, options: { start: number; end?: number | undefined; chunkSize: number; slots?: number; ring?: Buffer[] | undefined }) {
     super({ highWaterMark: options.chunkSize })
     this.#fd = fd
     this.#position = options.start
     this.#end = options.end ?? Number.POSITIVE_INFINITY
-    this.#slots = Array.from({ length: Math.max(3, options.slots ?? 4) }, () => Buffer.allocUnsafeSlow(options.chunkSize))
+    const ring = options.ring ?? []
+    const slots = Math.max(3, options.slots ?? 4)
+    if (ring.length !== slots || ring.some((buffer) => buffer.length !== options.chunkSize)) {
+      ring.splice(0, ring.length, ...Array.from({ length: slots }, () => Buffer.allocUnsafeSlow(options.chunkSize)))
+    }
+    this.#slots = ring
   }
 
   override _read(): void {
