@@ -16,6 +16,7 @@
  * - `POST ?digest=` with a body is not a monolithic upload there (it opens a session);
  * - a refused mount (source unknown or not readable) answers 202 with an ordinary session.
  */
+import { createHash, type Hash } from 'node:crypto'
 import { AbortError, InvalidNameError, RegistryError, StorageError } from '../errors.js'
 import { sha256Digest } from '../model/digest.js'
 import type { Descriptor, Logger, OperationOptions } from '../model/types.js'
@@ -36,6 +37,10 @@ const REPOSITORY_SEGMENT = /^[A-Za-z0-9]+(?:[._-]+[A-Za-z0-9]+)*$/
 const OCTET_STREAM = 'application/octet-stream'
 /** Most mount sources tried per blob before uploading it. */
 const MOUNT_ATTEMPTS = 2
+/** Redirected parts in flight at once (the next part's PATCH starts while earlier parts go to the object store). */
+const PARTS_IN_FLIGHT = 4
+/** In-place retries of a redirected part before the blob restarts. */
+const PART_RETRIES = 3
 
 /** The opener `pushModel` hands over also takes the internal read hint (storage/read-hint.ts). */
 type HintedOpener = (start: number, hint?: ReadHint) => ReturnType<BlobOpener>
@@ -59,6 +64,8 @@ export interface OciPushContext {
   readonly maxPartSize: number
   readonly uploads: SharedUploads
   readonly sightings: BlobSightings
+  /** Registry hosts found to answer PATCHes with 307 (redirected uploads): their parts are hashed from the start. */
+  readonly redirectHosts: Set<string>
 }
 
 export class OciPush implements RegistryPush {
@@ -187,26 +194,43 @@ export class OciPush implements RegistryPush {
    */
   async #upload(descriptor: Descriptor, open: HintedOpener, onBytes: (bytes: number) => void, signal: AbortSignal | undefined): Promise<void> {
     const digest = descriptor.digest
-    let sent = 0
+    const tally = new Tally(onBytes)
     let authRestarted = false
-    const count = (bytes: number) => {
-      sent += bytes
-      onBytes(bytes)
-    }
     await retry(
       async () => {
         let location = this.#takePrepared()
         // One read ring for the parts of this attempt (storage/read-hint.ts): a part is opened only
-        // after the previous one was answered. A restart takes a new ring (a dead stream's read
-        // may still land in the old one).
-        const ring: Buffer[] = []
+        // after the previous one was answered. A restart, and every part after a 307 (whose PATCH
+        // body was cut off), takes a new ring: a dead stream's read may still land in the old one.
+        let ring: Buffer[] = []
+        const redirect = new RedirectedParts(this.#context.redirectHosts.has(this.#target.host.toLowerCase()))
         try {
           location ??= await this.#startUpload(signal)
-          for (const part of blobParts(descriptor.size, this.#context.minPartSize, this.#context.maxPartSize)) {
-            location = await this.#patchPart(location, descriptor, part, () => open(part.start, { end: part.end, reuseBuffers: true, ring }), count, signal)
+          for (const [index, part] of blobParts(descriptor.size, this.#context.minPartSize, this.#context.maxPartSize).entries()) {
+            const answer = await this.#patchPart(location, descriptor, part, () => open(part.start, { end: part.end, reuseBuffers: true, ring }), tally.add, signal, redirect.md5(index))
+            location = answer.next
+            if (answer.store === undefined) {
+              redirect.accepted(index, descriptor.digest)
+              continue
+            }
+            ring = []
+            if (!redirect.active && index === 0) {
+              this.#context.redirectHosts.add(this.#target.host.toLowerCase())
+              redirect.activate()
+            }
+            if (!redirect.active) {
+              // Redirect mode shows only now: earlier parts went without their MD5. Remember the
+              // host and restart the blob; this time every part is hashed from the start.
+              this.#context.redirectHosts.add(this.#target.host.toLowerCase())
+              throw new RegistryError('REGISTRY_FAILED', `upload blob ${digest}: the registry switched to redirected uploads`, { retryable: true })
+            }
+            const store = answer.store
+            await redirect.launch(index, () => this.#putPart(store, descriptor, part, () => open(part.start, { end: part.end }), tally.add, signal))
           }
-          await this.#commitBlob(location, descriptor, signal)
+          const etag = await redirect.etag()
+          await this.#commitBlob(location, descriptor, signal, etag)
         } catch (error) {
+          redirect.abandon()
           if (location !== undefined) void this.#cancelUpload(location)
           if (error instanceof BodyStreamError) {
             throw new StorageError(`blob ${digest}: ${error.message}`, { cause: error.cause, code: error.kind === 'size' ? 'BLOB_INVALID' : 'STORAGE_FAILED' })
@@ -229,12 +253,11 @@ export class OciPush implements RegistryPush {
           this.#context.logger?.warn?.('blob upload failed, restarting from the beginning', {
             digest,
             attempt,
-            sent,
+            sent: tally.sent,
             reason: error instanceof Error ? error.message : 'unknown',
             delayMs,
           })
-          if (sent !== 0) onBytes(-sent)
-          sent = 0
+          tally.takeBack()
         },
       },
     )
@@ -252,7 +275,12 @@ export class OciPush implements RegistryPush {
     return this.#location(expectStatus(response, action, 202), action)
   }
 
-  /** One part as one streamed PATCH (Ollama's headers); returns the session's next location. */
+  /**
+   * One part as one streamed PATCH (Ollama's headers). 202: the registry took it; `next` is the
+   * session's next location. 307 (ollama.com): the part goes to the object store at `store`
+   * instead; this PATCH's bytes are taken back from the progress, and `next` (from
+   * `Docker-Upload-Location`, else `Location`) lets the next part start at once.
+   */
   async #patchPart(
     location: string,
     descriptor: Descriptor,
@@ -260,33 +288,29 @@ export class OciPush implements RegistryPush {
     open: () => ReturnType<BlobOpener>,
     onBytes: (bytes: number) => void,
     signal: AbortSignal | undefined,
-  ): Promise<string> {
+    md5: Hash | undefined,
+  ): Promise<{ next: string; store?: string }> {
     const action = `upload blob ${descriptor.digest}`
     const length = part.end - part.start
-    // The body is piped straight into the request socket (RegistryClient.stream: no Transform, no
-    // buffering), each chunk waiting for 'drain': the shipped storage may reuse its read buffers.
-    const opened = await open()
-    const body = part.end === descriptor.size || isBounded(opened) ? opened : takeBytes(opened, length)
-    if (signal?.aborted === true) {
-      body.destroy()
-      throw new AbortError()
+    const tally = new Tally(onBytes)
+    const headers = {
+      'Content-Type': OCTET_STREAM,
+      'Content-Length': String(length),
+      'Content-Range': `${part.start}-${part.end - 1}`,
+      'X-Redirect-Uploads': '1',
     }
-    const response = await this.#client.stream(this.#target, {
-      method: 'PATCH',
-      url: location,
-      action,
-      headers: {
-        'Content-Type': OCTET_STREAM,
-        'Content-Length': String(length),
-        'Content-Range': `${part.start}-${part.end - 1}`,
-        'X-Redirect-Uploads': '1',
-      },
-      body,
-      size: length,
-      onBytes,
-      signal,
-    })
+    const response = await this.#sendPart({ method: 'PATCH', url: location, action, headers, signal }, descriptor, part, open, tally, md5)
     if (response.status === 401) throw new StreamUnauthorizedError(this.#client.auth.refused(this.#target, response, action))
+    if (response.status === 307) {
+      tally.takeBack()
+      const store = response.headers.location
+      const next = response.headers['docker-upload-location'] ?? store
+      if (store === undefined || next === undefined) throw new RegistryError('REGISTRY_FAILED', `${action}: registry redirected the upload without a Location`, { registryStatus: 307, retryable: true })
+      return {
+        next: this.#location({ ...response, headers: { location: next } }, action),
+        store: assertUrlAllowed(this.#target, new URL(store, response.url).toString(), action).toString(),
+      }
+    }
     expectStatus(response, action, 202, 204)
     // Range "0-<last>" says what the session holds; anything else means bytes were lost.
     const range = /^(?:bytes=)?0-(\d+)$/.exec(response.headers.range?.trim() ?? '')
@@ -296,14 +320,84 @@ export class OciPush implements RegistryPush {
         retryable: true,
       })
     }
-    return response.headers.location === undefined ? location : this.#location(response, action)
+    return { next: response.headers.location === undefined ? location : this.#location(response, action) }
   }
 
-  async #commitBlob(location: string, descriptor: Descriptor, signal: AbortSignal | undefined): Promise<void> {
+  /**
+   * A redirected part: PUT the same bytes to the object store's pre-signed URL, with no
+   * Authorization and no registry headers (RegistryClient sends credentials only to the registry's
+   * own origin). Retried in place a few times, its progress taken back before each try; returns
+   * the part's MD5. When the tries run out the blob restarts from a new session.
+   */
+  async #putPart(
+    url: string,
+    descriptor: Descriptor,
+    part: BlobPart,
+    open: () => ReturnType<BlobOpener>,
+    onBytes: (bytes: number) => void,
+    signal: AbortSignal | undefined,
+  ): Promise<Buffer> {
+    const action = `upload part ${part.start}-${part.end - 1} of blob ${descriptor.digest}`
+    const headers = { 'Content-Length': String(part.end - part.start) }
+    const tally = new Tally(onBytes)
+    return retry(
+      async () => {
+        const md5 = createHash('md5')
+        const response = await this.#sendPart({ method: 'PUT', url, action, headers, signal }, descriptor, part, open, tally, md5)
+        expectStatus(response, action, 200, 201, 204)
+        const digest = md5.digest()
+        const etag = response.headers.etag?.replace(/^(?:W\/)?"|"$/g, '')
+        if (etag !== undefined && /^[0-9a-f]{32}$/i.test(etag) && etag.toLowerCase() !== digest.toString('hex')) {
+          throw new RegistryError('REGISTRY_FAILED', `${action}: the object store stored other bytes (ETag ${etag})`, { registryStatus: response.status, retryable: true })
+        }
+        return digest
+      },
+      {
+        ...this.#policy(action, signal),
+        retries: PART_RETRIES,
+        onRetry: ({ attempt, error, delayMs }) => {
+          this.#context.logger?.warn?.('part upload failed, retrying it', { action, attempt, reason: error instanceof Error ? error.message : 'unknown', delayMs })
+          tally.takeBack()
+        },
+      },
+    )
+  }
+
+  /**
+   * Stream one part: a fresh stream from storage, ended at the part's end (by the storage, or cut
+   * here), piped straight into the request socket (RegistryClient.stream: no Transform, no
+   * buffering; each chunk waits for 'drain', so the shipped storage may reuse its read buffers).
+   */
+  async #sendPart(
+    request: { method: 'PATCH' | 'PUT'; url: string; action: string; headers: Record<string, string>; signal: AbortSignal | undefined },
+    descriptor: Descriptor,
+    part: BlobPart,
+    open: () => ReturnType<BlobOpener>,
+    tally: Tally,
+    md5: Hash | undefined,
+  ): Promise<RegistryResponse> {
+    const length = part.end - part.start
+    const opened = await open()
+    const body = part.end === descriptor.size || isBounded(opened) ? opened : takeBytes(opened, length)
+    if (request.signal?.aborted === true) {
+      body.destroy()
+      throw new AbortError()
+    }
+    return this.#client.stream(this.#target, {
+      ...request,
+      body,
+      size: length,
+      onBytes: tally.add,
+      onChunk: md5 === undefined ? undefined : (chunk) => void md5.update(chunk),
+    })
+  }
+
+  async #commitBlob(location: string, descriptor: Descriptor, signal: AbortSignal | undefined, etag: string | undefined): Promise<void> {
     const action = `commit blob ${descriptor.digest}`
+    const committed = appendQueryParam(location, 'digest', descriptor.digest)
     const response = await this.#client.request(this.#target, {
       method: 'PUT',
-      url: appendQueryParam(location, 'digest', descriptor.digest),
+      url: etag === undefined ? committed : appendQueryParam(committed, 'etag', etag),
       action,
       headers: { 'Content-Type': OCTET_STREAM, 'Content-Length': '0' },
       signal,
@@ -385,4 +479,97 @@ function checkRepository(target: RegistryTarget): string {
 function checkDigest(digest: string): string {
   if (!DIGEST.test(digest)) throw new StorageError(`${JSON.stringify(digest)} is not a valid digest`, { code: 'BLOB_INVALID' })
   return digest
+}
+
+/**
+ * The redirected parts of one upload attempt (ollama.com's mode): a few PUTs to the object store
+ * in flight at once, each part's MD5, and the commit's `etag` — the hex MD5 of the concatenated
+ * binary part MD5s, a dash, the number of parts (S3 multipart style; zero parts: MD5 of nothing,
+ * `-0`). `active` from the start when the host is known to redirect, so parts sent through the
+ * registry (a 202 among 307s) are hashed too.
+ */
+class RedirectedParts {
+  readonly #md5s: Array<Promise<Buffer> | Hash> = []
+  readonly #running = new Set<Promise<unknown>>()
+  #failed: unknown
+
+  constructor(active: boolean) {
+    this.#active = active
+  }
+
+  #active: boolean
+
+  get active(): boolean {
+    return this.#active
+  }
+
+  /** Redirect mode showed on the first part: nothing went unhashed. */
+  activate(): void {
+    this.#active = true
+  }
+
+  /** A hash for part `index` sent through the registry, when in redirect mode. */
+  md5(index: number): Hash | undefined {
+    if (!this.#active) return undefined
+    const hash = createHash('md5')
+    this.#md5s[index] = hash
+    return hash
+  }
+
+  /** Part `index` went through the registry after all. */
+  accepted(index: number, digest: string): void {
+    if (this.active && this.#md5s[index] === undefined) throw new RegistryError('REGISTRY_FAILED', `upload blob ${digest}: a part went unhashed`, { retryable: true })
+  }
+
+  /** Start a redirected part; waits while `PARTS_IN_FLIGHT` are running; rethrows a failure of any. */
+  async launch(index: number, put: () => Promise<Buffer>): Promise<void> {
+    if (this.#failed !== undefined) throw this.#failed
+    const running = put()
+    this.#md5s[index] = running
+    const tracked = running.then(
+      () => void this.#running.delete(tracked),
+      (error: unknown) => {
+        this.#running.delete(tracked)
+        this.#failed ??= error
+      },
+    )
+    this.#running.add(tracked)
+    while (this.#running.size >= PARTS_IN_FLIGHT) await Promise.race(this.#running)
+    if (this.#failed !== undefined) throw this.#failed
+  }
+
+  /** Wait for every part; the commit's etag, or undefined outside redirect mode. */
+  async etag(): Promise<string | undefined> {
+    if (!this.active) return undefined
+    await Promise.all(this.#running)
+    if (this.#failed !== undefined) throw this.#failed
+    const md5s = await Promise.all(this.#md5s.map((entry) => (entry instanceof Promise ? entry : entry.digest())))
+    return `${createHash('md5').update(Buffer.concat(md5s)).digest('hex')}-${md5s.length}`
+  }
+
+  /** The attempt failed: settle the parts still running without unhandled rejections. */
+  abandon(): void {
+    for (const entry of this.#md5s) if (entry instanceof Promise) entry.catch(() => undefined)
+  }
+}
+
+/** Bytes reported for one part, so a failed try can take exactly those back. */
+class Tally {
+  #sent = 0
+
+  constructor(readonly report: (bytes: number) => void) {}
+
+  get sent(): number {
+    return this.#sent
+  }
+
+  readonly add = (bytes: number): void => {
+    this.#sent += bytes
+    this.report(bytes)
+  }
+
+  takeBack(): void {
+    if (this.#sent !== 0) this.report(-this.#sent)
+    this.#sent = 0
+  }
 }

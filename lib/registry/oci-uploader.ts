@@ -22,6 +22,7 @@ export class OciRegistryUploader implements RegistryUploader {
   readonly #client: RegistryClient
   readonly #uploads = new SharedUploads()
   readonly #sightings = new BlobSightings()
+  readonly #redirectHosts = new Set<string>()
 
   constructor(options?: OciRegistryUploaderOptions) {
     this.#options = resolveUploaderOptions(options)
@@ -39,7 +40,7 @@ export class OciRegistryUploader implements RegistryUploader {
   async open(target: RegistryTarget, options: OperationOptions = {}): Promise<RegistryPush> {
     const { logger, retries, retryDelayMs, timeoutMs, minPartSize, maxPartSize } = this.#options
     return OciPush.open(
-      { client: this.#client, logger, retries, retryDelayMs, timeoutMs, minPartSize, maxPartSize, uploads: this.#uploads, sightings: this.#sightings },
+      { client: this.#client, logger, retries, retryDelayMs, timeoutMs, minPartSize, maxPartSize, uploads: this.#uploads, sightings: this.#sightings, redirectHosts: this.#redirectHosts },
       target,
       options,
     )

@@ -46,6 +46,8 @@ export interface StreamRequest {
   size: number
   /** Called with each chunk's length as it is handed to the socket. */
   onBytes: (bytes: number) => void
+  /** Sees each chunk as it is handed to the socket, synchronously (e.g. to hash it). */
+  onChunk?: ((chunk: Buffer) => void) | undefined
   signal?: AbortSignal | undefined
 }
 
@@ -177,6 +179,7 @@ export class RegistryClient {
     const onData = (chunk: Buffer) => {
       sent += chunk.length
       if (sent > size) fail(new BodyStreamError(`blob stream delivered more than the expected ${size} bytes`, 'size'))
+      request.onChunk?.(chunk)
       request.onBytes(chunk.length)
     }
     const onEnd = () => {

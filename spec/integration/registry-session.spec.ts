@@ -8,6 +8,7 @@ import { FilesystemStorage, MemoryStorage, OciRegistryUploader, pushModel, type 
 import { blobParts } from '../../lib/registry/blob-parts.js'
 import { startForwardProxy, type ForwardProxy } from '../support/forward-proxy.js'
 import { goJson, makeOllamaStore, type OllamaStore } from '../support/ollama-store.js'
+import { startRedirectRegistry, type RedirectRegistry } from '../support/redirect-registry.js'
 import { startRegistry, type StartedRegistry } from '../support/registry.js'
 
 async function pushAll(name: string, storage: StorageAdapter, uploader: OciRegistryUploader): Promise<PushProgress[]> {
@@ -262,5 +263,60 @@ describe('proxies × docker-registry over TLS', () => {
       delete process.env.HTTPS_PROXY
       delete process.env.NO_PROXY
     }
+  })
+})
+
+describe("ollama.com's redirected uploads (stand-in in front of docker-registry with Basic auth)", () => {
+  let registry: StartedRegistry
+  let front: RedirectRegistry
+  const stores: OllamaStore[] = []
+  before(async () => {
+    registry = await startRegistry({ auth: 'basic' })
+    front = await startRedirectRegistry(registry.url)
+  })
+  after(async () => {
+    await front.stop()
+    await registry.stop()
+    for (const store of stores) await store.remove()
+  })
+
+  const pushVia = async (model: string, size: number, uploaderOptions: ConstructorParameters<typeof OciRegistryUploader>[0] = {}) => {
+    const name = `${front.host}/redirect/${model}:v1`
+    const local = await makeOllamaStore([{ name, modelSize: size }])
+    stores.push(local)
+    const uploader = new OciRegistryUploader({ minPartSize: 1_000_000, maxPartSize: 1_000_000, retryDelayMs: 1, ...uploaderOptions })
+    try {
+      const events: PushProgress[] = []
+      const storage = new FilesystemStorage({ root: local.root })
+      for await (const event of pushModel(name, { storage, uploader }, { insecure: true, credentials: registry.users.pusher, progressIntervalMs: 10 })) events.push(event)
+      return { events, model: local.model(name) }
+    } finally {
+      uploader.close()
+    }
+  }
+
+  it('parts go to the object store without credentials, the commit carries the etag, the registry holds the exact bytes', async () => {
+    const before = { ...front.stats, commits: front.stats.commits.length }
+    const { events, model } = await pushVia('m', 5_500_000)
+    assert.equal(events.at(-1)?.status, 'success')
+    const big = model.layers[0]!
+    assert.ok(front.stats.redirects - before.redirects >= 6, 'every part of the big layer was redirected')
+    assert.equal(front.stats.storeAuthorizations, 0, 'no Authorization reached the object store')
+    const commits = front.stats.commits.slice(before.commits)
+    assert.ok(commits.length >= 1 && commits.every((commit) => commit.etagOk), 'every commit carried the right etag')
+    assert.ok(commits.some((commit) => commit.etag?.endsWith('-6') === true), '5 500 000 B in 1 MB parts: an etag over 6 parts')
+    for (const blob of model.blobs) assert.equal(await registry.blobDigest(model.repository, blob.digest), blob.digest)
+    const completed = progressOf(events, big.digest)
+    assert.equal(completed.at(-1), big.size)
+  })
+
+  it('a part the object store fails is retried in place; progress goes back only by that part', async () => {
+    front.failNextParts(2)
+    const { events, model } = await pushVia('retried', 4_200_000)
+    assert.equal(events.at(-1)?.status, 'success')
+    for (const blob of model.blobs) assert.equal(await registry.blobDigest(model.repository, blob.digest), blob.digest)
+    const completed = progressOf(events, model.layers[0]!.digest)
+    for (let i = 1; i < completed.length; i++) assert.ok(completed[i]! >= completed[i - 1]! - 1_000_000, 'never back by more than one part')
+    assert.equal(front.stats.storeAuthorizations, 0)
   })
 })
