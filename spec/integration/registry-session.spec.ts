@@ -3,8 +3,12 @@
 // (environment and option; https through a CONNECT tunnel). A small counting proxy
 // (spec/support/forward-proxy.ts) in front of the registry shows what went over the wire.
 import assert from 'node:assert/strict'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
-import { FilesystemStorage, MemoryStorage, OciRegistryUploader, pushModel, type PushProgress, type StorageAdapter } from '../../lib/index.js'
+import express from 'express'
+import { Ollama, type ProgressResponse } from 'ollama'
+import { createPushRouter, FilesystemStorage, MemoryStorage, OciRegistryUploader, pushModel, type PushProgress, type StorageAdapter } from '../../lib/index.js'
 import { blobParts } from '../../lib/registry/blob-parts.js'
 import { startForwardProxy, type ForwardProxy } from '../support/forward-proxy.js'
 import { goJson, makeOllamaStore, type OllamaStore } from '../support/ollama-store.js'
@@ -308,6 +312,35 @@ describe("ollama.com's redirected uploads (stand-in in front of docker-registry 
     for (const blob of model.blobs) assert.equal(await registry.blobDigest(model.repository, blob.digest), blob.digest)
     const completed = progressOf(events, big.digest)
     assert.equal(completed.at(-1), big.size)
+  })
+
+  it('end to end: the real ollama client pushes through createPushRouter to the stand-in', async () => {
+    const name = `${front.host}/redirect/e2e:v1`
+    const local = await makeOllamaStore([{ name, modelSize: 2_500_000 }])
+    stores.push(local)
+    const app = express()
+    const uploader = new OciRegistryUploader({ minPartSize: 1_000_000, maxPartSize: 1_000_000 })
+    app.use(createPushRouter({ storage: new FilesystemStorage({ root: local.root }), uploader, credentials: () => registry.users.pusher }))
+    const server: Server = await new Promise((resolve) => {
+      const started = app.listen(0, '127.0.0.1', () => resolve(started))
+    })
+    try {
+      const before = { redirects: front.stats.redirects, commits: front.stats.commits.length }
+      const client = new Ollama({ host: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })
+      const lines: ProgressResponse[] = []
+      for await (const line of await client.push({ model: name, insecure: true, stream: true })) lines.push(line)
+      assert.equal(lines.at(-1)?.status, 'success')
+      assert.ok(front.stats.redirects - before.redirects >= 3)
+      assert.ok(front.stats.commits.slice(before.commits).every((commit) => commit.etagOk))
+      assert.equal(front.stats.storeAuthorizations, 0)
+      const model = local.model(name)
+      assert.deepEqual((await registry.getManifest(model.repository, 'v1')).bytes, model.manifestBytes)
+      for (const blob of model.blobs) assert.equal(await registry.blobDigest(model.repository, blob.digest), blob.digest)
+    } finally {
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+      uploader.close()
+    }
   })
 
   it('a part the object store fails is retried in place; progress goes back only by that part', async () => {
