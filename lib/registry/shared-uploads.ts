@@ -68,8 +68,9 @@ async function follow(entry: InFlight, onBytes: ((bytes: number) => void) | unde
   try {
     await Promise.race([entry.done, aborted])
     return true
-  } catch (error) {
-    if (error instanceof AbortError || signal?.aborted === true) throw new AbortError()
+  } catch {
+    // Our own push was cancelled; a cancelled or failed leader only means: upload it ourselves.
+    if (signal?.aborted === true) throw new AbortError()
     if (relayed !== 0) onBytes?.(-relayed)
     return false
   } finally {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { Readable } from 'node:stream'
 import { describe, it } from 'node:test'
-import { RegistryError } from '../../lib/errors.js'
+import { AbortError, RegistryError } from '../../lib/errors.js'
 import { blobParts, takeBytes } from '../../lib/registry/blob-parts.js'
 import { registryErrorFromResponse } from '../../lib/registry/registry-error.js'
 import { retry } from '../../lib/registry/retry.js'
@@ -135,6 +135,24 @@ describe('SharedUploads and BlobSightings', () => {
     assert.equal(own, 1)
     assert.deepEqual(seen, [7, -7, 20])
   })
+  it("a leader cancelled with its own push does not cancel the follower, which uploads itself; the follower's own abort stops it", async () => {
+    const shared = new SharedUploads()
+    const leaderStop = new AbortController()
+    const leader = shared.run('k', undefined, leaderStop.signal, async () => {
+      await new Promise((_, reject) => leaderStop.signal.addEventListener('abort', () => reject(new AbortError())))
+    })
+    let own = 0
+    const follower = shared.run('k', undefined, new AbortController().signal, async () => void own++)
+    leaderStop.abort()
+    await assert.rejects(leader, { code: 'ABORTED' })
+    await follower
+    assert.equal(own, 1)
+
+    const gate = shared.run('g', undefined, undefined, () => new Promise<void>((resolve) => setImmediate(resolve)))
+    await assert.rejects(shared.run('g', undefined, AbortSignal.abort(), async () => undefined), { code: 'ABORTED' })
+    await gate
+  })
+
   it('BlobSightings is per registry, newest first, bounded', () => {
     const sightings = new BlobSightings(2)
     sightings.remember('R:5000', 'sha256:a', 'x/one')
