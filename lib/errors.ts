@@ -114,6 +114,8 @@ export interface RegistryErrorDetails {
   url?: string | undefined
   /** Whether trying the same request again might succeed (network faults, 5xx, 429). */
   retryable?: boolean | undefined
+  /** How long the registry asked us to wait (`Retry-After`), ms, when it did. */
+  retryAfterMs?: number | undefined
   /** HTTP status to answer with instead of the code's default (e.g. 400 for a registry's NAME_INVALID). */
   status?: number | undefined
   cause?: unknown
@@ -125,6 +127,8 @@ export class RegistryError extends ModelPushError {
   readonly registryCodes: readonly string[]
   readonly url: string | undefined
   readonly retryable: boolean
+  /** The registry's `Retry-After`, ms (bounded), when it sent one: the retry waits at least that long. */
+  readonly retryAfterMs: number | undefined
 
   constructor(
     code: 'REGISTRY_UNAUTHORIZED' | 'REGISTRY_DENIED' | 'REGISTRY_UNREACHABLE' | 'REGISTRY_FAILED',
@@ -136,6 +140,7 @@ export class RegistryError extends ModelPushError {
     this.registryCodes = details.registryCodes ?? []
     this.url = details.url
     this.retryable = details.retryable ?? false
+    this.retryAfterMs = details.retryAfterMs
   }
 }
 

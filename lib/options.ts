@@ -14,8 +14,13 @@ import { DEFAULT_PROGRESS_INTERVAL_MS, DEFAULT_UPLOAD_CONCURRENCY } from './push
 export interface PushRouterOptions {
   /** Where local models live. Default: `new FilesystemStorage()` (`$OLLAMA_MODELS` or `~/.ollama/models`). */
   storage?: StorageAdapter
-  /** How blobs and manifests reach registries. Default: `new OciRegistryUploader({ ca, logger })`. */
+  /** How blobs and manifests reach registries. Default: `new OciRegistryUploader({ ca, logger, proxy })`. */
   uploader?: RegistryUploader
+  /**
+   * Proxy for the default uploader: a URL, or `false` for none. Default: the server process's
+   * `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY`. Ignored with a custom `uploader`.
+   */
+  proxy?: string | false
   /** Registry host for names without one (`host` or `host:port`). Default `registry.ollama.ai`. */
   defaultRegistry?: string
   /**
@@ -78,7 +83,7 @@ const pem = Joi.alternatives().try(Joi.string(), Joi.binary())
 
 const schema = Joi.object<ModelRouterOptions>({
   storage: implementing('StorageAdapter', ['readManifest', 'statBlob', 'openBlob'], ['writeBlob', 'writeManifest', 'deleteModel', 'listModels', 'deleteBlob']),
-  uploader: implementing('RegistryUploader', ['hasBlob', 'uploadBlob', 'putManifest'], ['prepare', 'release', 'mountBlob']),
+  uploader: implementing('RegistryUploader', ['open'], []),
   defaultRegistry: Joi.string().custom((value: string, helpers) => {
     try {
       parseModelName(`${value}/library/probe:latest`)
@@ -93,8 +98,9 @@ const schema = Joi.object<ModelRouterOptions>({
   logger: implementing('Logger', [], ['debug', 'info', 'warn', 'error']),
   progressIntervalMs: Joi.number().integer().min(10).max(10_000),
   uploadConcurrency: Joi.number().integer().min(1).max(8),
+  proxy: Joi.alternatives().try(Joi.valid(false), Joi.string().uri({ scheme: ['http', 'https'] })),
 })
-const KNOWN = 'storage, uploader, defaultRegistry, credentials, allowRequestCredentials, ca, logger, progressIntervalMs, uploadConcurrency'
+const KNOWN = 'storage, uploader, defaultRegistry, credentials, allowRequestCredentials, ca, logger, progressIntervalMs, uploadConcurrency, proxy'
 const pushSchema = schema.messages({ 'object.unknown': `{{#label}} is not an option (known options: ${KNOWN})` })
 // The model router takes the push options plus the ingest limits.
 const modelSchema = schema
@@ -111,7 +117,7 @@ export function resolveOptions(options: ModelRouterOptions = {}, kind: 'push' | 
   if (error) throw new TypeError(`express-model-push: invalid options: ${error.details.map((d) => d.message).join('; ')}`)
   return Object.freeze({
     storage: options.storage ?? new FilesystemStorage(),
-    uploader: options.uploader ?? new OciRegistryUploader({ ca: options.ca, logger: options.logger }),
+    uploader: options.uploader ?? new OciRegistryUploader({ ca: options.ca, logger: options.logger, ...(options.proxy === undefined ? {} : { proxy: options.proxy }) }),
     defaultRegistry: options.defaultRegistry ?? 'registry.ollama.ai',
     credentials: options.credentials,
     allowRequestCredentials: options.allowRequestCredentials ?? true,

@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { describe, it } from 'node:test'
 import type { Descriptor } from '../model/types.js'
-import type { BlobOpener, RegistryTarget, RegistryUploader } from '../registry/uploader.js'
+import type { BlobOpener, RegistryPush, RegistryTarget, RegistryUploader } from '../registry/uploader.js'
 import { DOCKER_CONFIG_V1, DOCKER_MANIFEST_V2 } from '../storage/manifest.js'
 
 /**
@@ -22,11 +22,12 @@ import { DOCKER_CONFIG_V1, DOCKER_MANIFEST_V2 } from '../storage/manifest.js'
  *       manifest: (tag) => myRegistry.getManifestBytes(repository, tag),   // Buffer | undefined
  *       blobDigest: (digest) => myRegistry.hashBlob(repository, digest),   // 'sha256:…' | undefined
  *     },
- *     teardown: async () => uploader.close?.(),
+ *     teardown: async () => uploader.close?.(),   // the uploader's own cleanup, if any
  *   }
  * })
  * ```
  *
+ * Each test opens a session with `uploader.open(target)` and closes it at the end.
  * `setup` runs once per test and must return a target whose repository holds nothing yet (a fresh
  * repository name per call is the cheap way). `readBack` reads what the registry really stored,
  * independently of the uploader under test.
@@ -126,8 +127,8 @@ function manifestFor(config: Descriptor, layers: readonly Descriptor[]): Buffer 
 }
 
 /** Upload a small blob the plain way (for setting up other tests). */
-async function upload(uploader: RegistryUploader, target: RegistryTarget, blob: TestBlob): Promise<void> {
-  await uploader.uploadBlob(target, blob.descriptor, async () => chunked(blob.data))
+async function upload(push: RegistryPush, blob: TestBlob): Promise<void> {
+  await push.uploadBlob(blob.descriptor, async () => chunked(blob.data))
 }
 
 /** Register the suite. `setup` runs once per test. */
@@ -139,74 +140,79 @@ export function registryUploaderContract(
   const largeSize = options.largeBlobSize ?? 3 * 1024 * 1024 + 17
   const timeout = options.timeoutMs ?? 60_000
 
-  /** Run `body` with a fresh subject; teardown always runs. */
-  const withSubject = (body: (subject: UploaderContractSubject) => Promise<void>) => async () => {
+  /** Run `body` with a fresh subject and a push session opened on it; close and teardown always run. */
+  const withSubject = (body: (subject: UploaderContractSubject & { push: RegistryPush }) => Promise<void>) => async () => {
     const subject = await setup()
     try {
-      await body(subject)
+      const push = await subject.uploader.open(subject.target)
+      try {
+        await body({ ...subject, push })
+      } finally {
+        await push.close()
+      }
     } finally {
       await subject.teardown?.()
     }
   }
 
   describe(`RegistryUploader contract: ${name}`, () => {
-    it('hasBlob is false for an absent blob and true once it is uploaded', { timeout }, withSubject(async ({ uploader, target }) => {
+    it('hasBlob is false for an absent blob and true once it is uploaded', { timeout }, withSubject(async ({ push }) => {
       const blob = randomBlob(64 * 1024 + 3)
-      assert.equal(await uploader.hasBlob(target, blob.descriptor), false)
-      await upload(uploader, target, blob)
-      assert.equal(await uploader.hasBlob(target, blob.descriptor), true)
+      assert.equal(await push.hasBlob(blob.descriptor), false)
+      await upload(push, blob)
+      assert.equal(await push.hasBlob(blob.descriptor), true)
     }))
 
-    it('uploadBlob streams a multi-MiB blob from open(0) and commits it under its digest', { timeout }, withSubject(async ({ uploader, target, readBack }) => {
+    it('uploadBlob streams a multi-MiB blob from open(0) and commits it under its digest', { timeout }, withSubject(async ({ push, readBack }) => {
       const blob = randomBlob(largeSize)
       const open = recordingOpener(() => chunked(blob.data))
       const progress = deltaSum(largeSize)
-      await uploader.uploadBlob(target, blob.descriptor, open, { onBytes: progress.onBytes })
+      await push.uploadBlob(blob.descriptor, open, { onBytes: progress.onBytes })
       assert.deepEqual(open.starts, open.starts.map(() => 0), 'every open is open(0)')
       assert.ok(open.starts.length >= 1)
       assert.equal(await readBack.blobDigest(blob.descriptor.digest), blob.descriptor.digest, 'the registry serves the exact bytes')
-      assert.equal(await uploader.hasBlob(target, blob.descriptor), true)
+      assert.equal(await push.hasBlob(blob.descriptor), true)
       assert.equal(progress.state.sum, largeSize, 'onBytes deltas sum to the blob size')
       assert.equal(progress.state.outOfRange, false, 'the running sum stays within [0, size]')
       assert.ok(progress.state.calls < largeSize / 1024, 'onBytes is called per chunk, not per byte')
       for (const stream of open.streams) assert.ok(stream.destroyed || stream.readableEnded, 'no stream is left open')
     }))
 
-    it('uploadBlob commits an empty blob', { timeout }, withSubject(async ({ uploader, target, readBack }) => {
+    it('uploadBlob commits an empty blob', { timeout }, withSubject(async ({ push, readBack }) => {
       const blob = randomBlob(0, DOCKER_CONFIG_V1)
       const progress = deltaSum(0)
-      await uploader.uploadBlob(target, blob.descriptor, async () => chunked(blob.data), { onBytes: progress.onBytes })
+      await push.uploadBlob(blob.descriptor, async () => chunked(blob.data), { onBytes: progress.onBytes })
       assert.equal(progress.state.sum, 0)
       assert.equal(await readBack.blobDigest(blob.descriptor.digest), blob.descriptor.digest)
-      assert.equal(await uploader.hasBlob(target, blob.descriptor), true)
+      assert.equal(await push.hasBlob(blob.descriptor), true)
     }))
 
-    it('uploadBlob rejects bytes that do not match the digest, and stores nothing', { timeout }, withSubject(async ({ uploader, target, readBack }) => {
+    it('uploadBlob rejects bytes that do not match the digest, and stores nothing', { timeout }, withSubject(async ({ push, readBack }) => {
       const blob = randomBlob(32 * 1024)
       const impostor = Buffer.from(blob.data)
       impostor[0] = (impostor[0]! + 1) % 256
       await assert.rejects(
-        uploader.uploadBlob(target, blob.descriptor, async () => chunked(impostor)),
+        push.uploadBlob(blob.descriptor, async () => chunked(impostor)),
         (error: unknown) => error instanceof Error && typeof (error as { status?: unknown }).status === 'number',
       )
       assert.equal(await readBack.blobDigest(blob.descriptor.digest), undefined)
-      assert.equal(await uploader.hasBlob(target, blob.descriptor), false)
+      assert.equal(await push.hasBlob(blob.descriptor), false)
     }))
 
-    it('putManifest stores the manifest byte-exact under the tag', { timeout }, withSubject(async ({ uploader, target, readBack }) => {
+    it('putManifest stores the manifest byte-exact under the tag', { timeout }, withSubject(async ({ push, readBack }) => {
       const config = randomBlob(300, DOCKER_CONFIG_V1)
       const layers = [randomBlob(10_000), randomBlob(20_001)]
-      for (const blob of [...layers, config]) await upload(uploader, target, blob)
+      for (const blob of [...layers, config]) await upload(push, blob)
       const bytes = manifestFor(config.descriptor, layers.map((layer) => layer.descriptor))
       assert.equal(await readBack.manifest('contract'), undefined)
-      await uploader.putManifest(target, 'contract', { mediaType: DOCKER_MANIFEST_V2, bytes })
+      await push.putManifest('contract', { mediaType: DOCKER_MANIFEST_V2, bytes })
       assert.deepEqual(await readBack.manifest('contract'), bytes)
       // Putting again (another tag, same bytes) is fine and also byte-exact.
-      await uploader.putManifest(target, 'contract-again', { mediaType: DOCKER_MANIFEST_V2, bytes })
+      await push.putManifest('contract-again', { mediaType: DOCKER_MANIFEST_V2, bytes })
       assert.deepEqual(await readBack.manifest('contract-again'), bytes)
     }))
 
-    it('uploadBlob stops promptly when the signal fires, destroys the stream and rejects with ABORTED', { timeout }, withSubject(async ({ uploader, target, readBack }) => {
+    it('uploadBlob stops promptly when the signal fires, destroys the stream and rejects with ABORTED', { timeout }, withSubject(async ({ push, readBack }) => {
       // An endless slow source: it would take minutes to deliver the declared size.
       const size = 512 * 1024 * 1024
       const blob: Descriptor = { mediaType: OLLAMA_MODEL, digest: `sha256:${'ab'.repeat(32)}`, size }
@@ -226,7 +232,7 @@ export function registryUploaderContract(
         if (sent >= 64 * 1024 && !controller.signal.aborted) controller.abort()
       }
       const started = Date.now()
-      await assert.rejects(uploader.uploadBlob(target, blob, open, { signal: controller.signal, onBytes }), (error: unknown) => {
+      await assert.rejects(push.uploadBlob(blob, open, { signal: controller.signal, onBytes }), (error: unknown) => {
         assert.equal((error as { code?: unknown }).code, 'ABORTED')
         return true
       })
@@ -236,29 +242,37 @@ export function registryUploaderContract(
       assert.equal(await readBack.blobDigest(blob.digest), undefined)
     }))
 
-    it('uploadBlob with an already-aborted signal rejects with ABORTED', { timeout }, withSubject(async ({ uploader, target }) => {
+    it('uploadBlob with an already-aborted signal rejects with ABORTED', { timeout }, withSubject(async ({ push }) => {
       const blob = randomBlob(1024)
       const open = recordingOpener(() => chunked(blob.data))
-      await assert.rejects(uploader.uploadBlob(target, blob.descriptor, open, { signal: AbortSignal.abort() }), (error: unknown) => {
+      await assert.rejects(push.uploadBlob(blob.descriptor, open, { signal: AbortSignal.abort() }), (error: unknown) => {
         assert.equal((error as { code?: unknown }).code, 'ABORTED')
         return true
       })
       for (const stream of open.streams) assert.ok(stream.destroyed, 'any opened stream is destroyed')
     }))
 
-    it('prepare and release (when implemented) bracket a push without disturbing it', { timeout }, withSubject(async ({ uploader, target, readBack }) => {
-      if (uploader.prepare === undefined && uploader.release === undefined) return
-      // A push that uploads: prepare, upload, release.
-      await uploader.prepare?.(target)
+    it('open and close bracket a push: close is harmless after use, on an idle session and twice', { timeout }, withSubject(async ({ uploader, target, readBack, push }) => {
+      // The session opened for this test uploads; then a second session uploads another blob.
       const blob = randomBlob(100_000)
-      await upload(uploader, target, blob)
-      await uploader.release?.(target)
+      await upload(push, blob)
+      const second = await uploader.open(target)
+      const other = randomBlob(50_000)
+      await upload(second, other)
+      await second.close()
       assert.equal(await readBack.blobDigest(blob.descriptor.digest), blob.descriptor.digest)
-      // A push that uploads nothing: prepare then release, and release twice is harmless.
-      const idle: RegistryTarget = { ...target }
-      await uploader.prepare?.(idle)
-      await uploader.release?.(idle)
-      await uploader.release?.(idle)
+      assert.equal(await readBack.blobDigest(other.descriptor.digest), other.descriptor.digest)
+      // A push that uploads nothing: open then close, and close twice is harmless.
+      const idle = await uploader.open({ ...target })
+      await idle.close()
+      await idle.close()
+    }))
+
+    it('open rejects an aborted signal with ABORTED', { timeout }, withSubject(async ({ uploader, target }) => {
+      await assert.rejects(uploader.open(target, { signal: AbortSignal.abort() }), (error: unknown) => {
+        assert.equal((error as { code?: unknown }).code, 'ABORTED')
+        return true
+      })
     }))
   })
 }

@@ -113,8 +113,9 @@ export async function* createModel(request: CreateRequest, deps: CreateDependenc
     }
     const mediaType = upload.adapter ? MEDIA.adapter : ggufMediaType(info)
     if (mediaType === MEDIA.model) addModelLayer(config, info)
-    // The uploaded blob itself is the layer: same digest, nothing rewritten.
-    layers.push({ mediaType, digest: upload.digest, size: sizes.get(upload.digest) ?? 0, from: upload.file })
+    // The uploaded blob itself is the layer: same digest, nothing rewritten. No `from`: a file name
+    // is no model a registry could mount from, and a push would only spend a refused mount on it.
+    layers.push({ mediaType, digest: upload.digest, size: sizes.get(upload.digest) ?? 0 })
   }
 
   const final = applyOverrides(layers, request, parentParameters)

@@ -19,7 +19,7 @@ export interface PlannedLayer {
   mediaType: string
   digest: string
   size: number
-  /** Where the layer came from: the parent model's short name, or the uploaded file's name. */
+  /** Where the layer came from: the parent model's short name (layers from `files` have none). */
   from?: string | undefined
   content?: Buffer | undefined
 }

@@ -23,6 +23,12 @@ export interface Descriptor {
   readonly digest: string
   /** Size in bytes. */
   readonly size: number
+  /**
+   * Ollama's `from` on a layer taken from a parent model (`/api/create` with `FROM`): the parent's
+   * name, e.g. `llama3.2` or `registry.example.com/team/base:1`. A push offers the registry a
+   * cross-repository mount from the parent's repository before uploading. Optional.
+   */
+  readonly from?: string | undefined
 }
 
 /** A manifest as stored locally: the exact bytes plus what was parsed out of them. */

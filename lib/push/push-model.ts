@@ -1,8 +1,9 @@
 import { AbortError, ModelNotFoundError, ModelPushError, StorageError } from '../errors.js'
 import { displayModelName, formatModelName, parseModelName, repositoryOf } from '../model/name.js'
 import type { Credentials, Descriptor, Logger, ModelName, PushProgress, StoredManifest } from '../model/types.js'
-import type { BlobOpener, RegistryTarget, RegistryUploader } from '../registry/uploader.js'
+import type { RegistryPush, RegistryTarget, RegistryUploader } from '../registry/uploader.js'
 import type { StorageAdapter } from '../storage/adapter.js'
+import { READ_HINT, type HintedOptions, type ReadHint } from '../storage/read-hint.js'
 import { blobProgress, ticker } from './progress.js'
 import { UploadQueue } from './upload-queue.js'
 
@@ -42,8 +43,8 @@ export const DEFAULT_UPLOAD_CONCURRENCY = 2
  * Push the local model `ref` to its registry, yielding Ollama's progress events.
  *
  * Every check that can fail cheaply runs before the first event: the name, the local manifest,
- * the local blobs' presence and sizes, and the uploader's `prepare` (registry reachability, auth,
- * push permission). So an error thrown before the first event means nothing was sent, and an HTTP
+ * the local blobs' presence and sizes, and `uploader.open` (registry reachability, auth, push
+ * permission); the session it opens is closed when the push ends, whatever the outcome. So an error thrown before the first event means nothing was sent, and an HTTP
  * layer can still answer it with a real status. The last event is always `{status: 'success'}`.
  *
  * Blobs are reported in manifest order, then the config, each skipped when the registry already
@@ -58,10 +59,7 @@ export async function* pushModel(
   const { storage, uploader, logger } = deps
   // A signal of our own, so that a consumer that stops iterating (return()) also stops the upload.
   const inner = new AbortController()
-  const onOuterAbort = () => inner.abort()
-  options.signal?.addEventListener('abort', onOuterAbort, { once: true })
-  if (options.signal?.aborted) inner.abort()
-  const signal = inner.signal
+  const signal = options.signal === undefined ? inner.signal : AbortSignal.any([options.signal, inner.signal])
   const interval = options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS
   const name = typeof ref === 'string' ? parseModelName(ref, { defaultRegistry: options.defaultRegistry }) : ref
   const target: RegistryTarget = {
@@ -72,22 +70,25 @@ export async function* pushModel(
   }
   const started = Date.now()
   const fields = { model: formatModelName(name) }
+  let session: RegistryPush | undefined
   try {
     throwIfAborted(signal)
     const manifest = await fromStorage(() => storage.readManifest(name, { signal }), 'read the manifest')
     if (manifest === undefined) throw new ModelNotFoundError(displayModelName(name))
     const blobs = uniqueBlobs(manifest)
     await checkLocalBlobs(storage, blobs, signal)
-    await uploader.prepare?.(target, { signal })
+    session = await uploader.open(target, { signal })
+    const push = session
     logger?.info?.('push started', { ...fields, blobs: blobs.length })
 
     yield { status: 'retrieving manifest' }
 
     // Ask about every blob at once; then upload the missing ones a few at a time.
-    const present = await Promise.all(blobs.map((blob) => uploader.hasBlob(target, blob, { signal })))
+    const present = await Promise.all(blobs.map((blob) => push.hasBlob(blob, { signal })))
     const queue = new UploadQueue(
       options.uploadConcurrency ?? DEFAULT_UPLOAD_CONCURRENCY,
-      (blob, counter) => uploader.uploadBlob(target, blob, opener(storage, blob.digest, signal), { signal, onBytes: counter.add }),
+      (blob, counter) =>
+        push.uploadBlob(blob, opener(storage, blob.digest, signal), { signal, onBytes: counter.add, mountFrom: mountSources(blob, options.defaultRegistry) }),
       () => inner.abort(),
     )
     queue.add(blobs.filter((_, i) => !present[i]))
@@ -98,7 +99,7 @@ export async function* pushModel(
 
     throwIfAborted(signal)
     yield { status: 'pushing manifest' }
-    await uploader.putManifest(target, name.tag, { mediaType: manifest.mediaType, bytes: manifest.bytes }, { signal })
+    await push.putManifest(name.tag, { mediaType: manifest.mediaType, bytes: manifest.bytes }, { signal })
     logger?.info?.('push finished', { ...fields, ms: Date.now() - started })
     yield { status: 'success' }
   } catch (error) {
@@ -106,9 +107,8 @@ export async function* pushModel(
     logger?.warn?.('push failed', { ...fields, code, ms: Date.now() - started })
     throw error
   } finally {
-    options.signal?.removeEventListener('abort', onOuterAbort)
     inner.abort()
-    if (uploader.release) await uploader.release(target).catch(() => undefined)
+    await session?.close().catch(() => undefined)
   }
 }
 
@@ -162,9 +162,27 @@ async function* followUpload(queue: UploadQueue, blob: Descriptor, interval: num
   if (reported !== blob.size) yield blobProgress(blob, blob.size)
 }
 
-/** Storage reads for a blob, with storage failures labelled as such. */
-function opener(storage: StorageAdapter, digest: string, signal: AbortSignal | undefined): BlobOpener {
-  return (start, options) => fromStorage(() => storage.openBlob(digest, { start, signal, reuseBuffers: options?.reuseBuffers === true }), 'open a blob')
+/**
+ * Storage reads for a blob, with storage failures labelled as such. The hidden second argument is
+ * the internal read hint between the shipped uploader and storage (storage/read-hint.ts), passed on
+ * untouched.
+ */
+function opener(storage: StorageAdapter, digest: string, signal: AbortSignal) {
+  return (start: number, hint?: ReadHint) => {
+    const options: HintedOptions & { start: number; signal: AbortSignal } = { start, signal }
+    if (hint !== undefined) options[READ_HINT] = hint
+    return fromStorage(() => storage.openBlob(digest, options), 'open a blob')
+  }
+}
+
+/** Where a layer taken from a parent model can be mounted from: the parent's `<namespace>/<model>` (its host ignored, as Ollama does). */
+function mountSources(blob: Descriptor, defaultRegistry: string | undefined): string[] | undefined {
+  if (blob.from === undefined) return undefined
+  try {
+    return [repositoryOf(parseModelName(blob.from, { defaultRegistry }))]
+  } catch {
+    return undefined
+  }
 }
 
 async function fromStorage<T>(operation: () => Promise<T>, what: string): Promise<T> {

@@ -34,10 +34,26 @@ interface CachedToken {
   readonly expiresAt: number
 }
 
+/**
+ * The seam for other Bearer token flows. On a Bearer challenge from the registry's own origin, the
+ * token comes from the source chosen for that registry host (`RegistryAuthOptions.tokenSource`),
+ * else from the Docker token flow below (`GET <realm>?service=&scope=` with Basic credentials).
+ * Ollama's ed25519-signed token request plugs in here for its hosts. A source gets the challenge
+ * (realm, service, and the scope this push needs), the registry's origin and the push's signal;
+ * it resolves to the token (and its lifetime when known, default 60 s) or rejects with a
+ * `RegistryError`; it must never put a secret into a message.
+ */
+export type BearerTokenSource = (
+  challenge: { readonly realm: string; readonly service?: string | undefined; readonly scope: string },
+  context: { readonly registry: URL; readonly target: RegistryTarget; readonly signal?: AbortSignal | undefined },
+) => Promise<{ token: string; expiresInSeconds?: number | undefined }>
+
 export interface RegistryAuthOptions {
   transport: HttpTransport
   logger: Logger | undefined
   timeoutMs: number
+  /** The token source for a registry host (`host[:port]`), or undefined for the Docker token flow. */
+  tokenSource?: ((host: string) => BearerTokenSource | undefined) | undefined
   /** Clock, for tests. */
   now?: () => number
 }
@@ -66,8 +82,10 @@ export class RegistryAuth {
   readonly #logger: Logger | undefined
   readonly #timeoutMs: number
   readonly #now: () => number
+  readonly #tokenSource: RegistryAuthOptions['tokenSource']
 
   constructor(options: RegistryAuthOptions) {
+    this.#tokenSource = options.tokenSource
     this.#transport = options.transport
     this.#logger = options.logger
     this.#timeoutMs = options.timeoutMs
@@ -151,12 +169,29 @@ export class RegistryAuth {
     if (cached !== undefined && cached.expiresAt > this.#now()) return { token: cached.token, fresh: false }
     let pending = this.#pending.get(key)
     if (pending === undefined) {
-      pending = this.#fetchToken(target, challenge, signal).finally(() => this.#pending.delete(key))
+      const source = this.#tokenSource?.(target.host)
+      const fetching = source === undefined ? this.#fetchToken(target, challenge, signal) : this.#fromSource(source, target, challenge, signal)
+      pending = fetching.finally(() => this.#pending.delete(key))
       this.#pending.set(key, pending)
     }
     const fetched = await pending
     this.#tokens.set(key, fetched)
     return { token: fetched.token, fresh: true }
+  }
+
+  async #fromSource(source: BearerTokenSource, target: RegistryTarget, challenge: AuthChallenge, signal: AbortSignal | undefined): Promise<CachedToken> {
+    const started = this.#now()
+    const { token, expiresInSeconds } = await source(
+      { realm: challenge.params.realm ?? '', service: challenge.params.service, scope: pushScope(target.repository) },
+      { registry: new URL(`https://${target.host}`), target, signal },
+    )
+    return { token, expiresAt: this.#expiry(started, expiresInSeconds) }
+  }
+
+  /** Renew a little early: 10 % of the lifetime, at most 10 s, so a token never expires in flight. */
+  #expiry(started: number, expiresInSeconds: number | undefined): number {
+    const lifetime = expiresInSeconds !== undefined && Number.isFinite(expiresInSeconds) && expiresInSeconds > 0 ? expiresInSeconds : 60
+    return started + lifetime * 1000 - Math.min(10_000, lifetime * 100)
   }
 
   async #fetchToken(target: RegistryTarget, challenge: AuthChallenge, signal: AbortSignal | undefined): Promise<CachedToken> {
@@ -224,10 +259,7 @@ export class RegistryAuth {
     const record = (parsed !== null && typeof parsed === 'object' ? parsed : {}) as Record<string, unknown>
     const token = typeof record.token === 'string' && record.token !== '' ? record.token : typeof record.access_token === 'string' ? record.access_token : ''
     if (token === '') throw new RegistryError('REGISTRY_FAILED', `${action}: the token service answered without a token`, { registryStatus: 200, url: redactUrl(url) })
-    const expiresIn = typeof record.expires_in === 'number' && Number.isFinite(record.expires_in) && record.expires_in > 0 ? record.expires_in : 60
-    // Renew a little early: 10 % of the lifetime, at most 10 s, so a token never expires in flight.
-    const margin = Math.min(10_000, expiresIn * 100)
-    return { token, expiresAt: started + expiresIn * 1000 - margin }
+    return { token, expiresAt: this.#expiry(started, typeof record.expires_in === 'number' ? record.expires_in : undefined) }
   }
 }
 

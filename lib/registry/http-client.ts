@@ -15,8 +15,8 @@
  * - `transformRequest`/`transformResponse` identity, `responseType: 'arraybuffer'`: bytes in,
  *   bytes out; JSON is parsed where it is expected, with `maxContentLength` bounding it.
  * - `validateStatus: () => true`: every status is checked by the caller.
- * - `proxy: false`: environment proxies are not applied (they would replace our agents, and with
- *   them the CA configuration).
+ * - `proxy: false`: axios's own proxy support forwards https without a CONNECT tunnel; proxies
+ *   (environment or the `proxy` option) go through tunnelling agents instead (transport/proxy.ts).
  * - `timeout`: wall-clock to the response headers for small requests; 0 for streamed uploads (a
  *   multi-GiB upload would never fit a wall-clock limit); those get a progress watchdog instead.
  */
@@ -25,6 +25,7 @@ import https from 'node:https'
 import type { Readable } from 'node:stream'
 import tls from 'node:tls'
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios'
+import { ProxyAgents, type ProxySetting } from './transport/proxy.js'
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PATCH' | 'PUT' | 'DELETE'
 
@@ -55,6 +56,8 @@ export interface HttpTransportOptions {
   ca?: ReadonlyArray<string | Buffer> | undefined
   userAgent: string
   maxSockets: number
+  /** A proxy URL, `false` for none, undefined for the environment's. */
+  proxy?: ProxySetting
 }
 
 /** Registry answers other than blobs are small JSON documents; anything bigger is refused. */
@@ -74,12 +77,14 @@ export class HttpTransport {
   readonly #httpAgent: http.Agent
   readonly #httpsAgent: https.Agent
   readonly #insecureAgent: https.Agent
+  readonly #proxies: ProxyAgents
 
   constructor(options: HttpTransportOptions) {
     const pool = { keepAlive: true, keepAliveMsecs: 1_000, maxSockets: options.maxSockets, maxFreeSockets: 8, scheduling: 'lifo' as const }
     this.#httpAgent = new http.Agent(pool)
     this.#httpsAgent = new https.Agent(options.ca === undefined || options.ca.length === 0 ? pool : { ...pool, ca: trustedCas(options.ca) })
     this.#insecureAgent = new https.Agent({ ...pool, rejectUnauthorized: false })
+    this.#proxies = new ProxyAgents(options.proxy, { ca: options.ca === undefined || options.ca.length === 0 ? undefined : trustedCas(options.ca), maxSockets: options.maxSockets })
     this.#axios = axios.create({
       maxRedirects: 0,
       maxBodyLength: -1,
@@ -90,7 +95,6 @@ export class HttpTransport {
       transformResponse: [(data: unknown) => data],
       proxy: false,
       decompress: true,
-      httpAgent: this.#httpAgent,
       headers: { 'User-Agent': options.userAgent, Accept: 'application/json' },
     })
   }
@@ -103,7 +107,7 @@ export class HttpTransport {
       data: options.body,
       signal: options.signal,
       timeout: options.timeoutMs,
-      httpsAgent: options.verifyTls ? this.#httpsAgent : this.#insecureAgent,
+      ...this.#agents(options.url, options.verifyTls),
     })
     const body = options.body
     if (body !== undefined && !Buffer.isBuffer(body) && !body.readableEnded) {
@@ -122,8 +126,16 @@ export class HttpTransport {
     return { status: response.status, headers, body: bytes, url: options.url }
   }
 
+  /** The agents for `url`: a proxy's when one applies, else the direct pools. */
+  #agents(url: string, verifyTls: boolean): { httpAgent: http.Agent; httpsAgent: http.Agent } {
+    const proxied = this.#proxies.agentFor(url, verifyTls)
+    if (proxied !== undefined) return { httpAgent: proxied, httpsAgent: proxied }
+    return { httpAgent: this.#httpAgent, httpsAgent: verifyTls ? this.#httpsAgent : this.#insecureAgent }
+  }
+
   /** Close idle keep-alive connections and refuse new ones. */
   close(): void {
+    this.#proxies.close()
     this.#httpAgent.destroy()
     this.#httpsAgent.destroy()
     this.#insecureAgent.destroy()

@@ -1,5 +1,6 @@
 import Joi from 'joi'
 import type { Logger } from '../model/types.js'
+import { DEFAULT_MAX_PART_SIZE, DEFAULT_MIN_PART_SIZE } from './blob-parts.js'
 import { DEFAULT_USER_AGENT } from './version.js'
 
 /** Options of `OciRegistryUploader`. Checked once, in the constructor; every problem is reported in one `TypeError`. */
@@ -25,6 +26,21 @@ export interface OciRegistryUploaderOptions {
   retryDelayMs?: number
   /** Most concurrent connections per registry origin. Default 16. */
   maxSockets?: number
+  /**
+   * Smallest and largest part a blob is cut into (bytes). Parts are cut as Ollama cuts them: size/16
+   * clamped to [minPartSize, maxPartSize], the last part taking the remainder; each part is one
+   * PATCH. Lower `maxPartSize` for registries (or proxies in front of them) with a request size
+   * limit. Defaults 100 000 000 and 1 000 000 000 (Ollama's).
+   */
+  minPartSize?: number
+  maxPartSize?: number
+  /**
+   * Proxy for registry and token requests: a URL (`http://proxy:3128`, credentials in the URL are
+   * allowed and never logged) that all requests go through, or `false` for none. Default: the server
+   * process's `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY` / `NO_PROXY` (and lower-case forms). https
+   * is tunnelled with CONNECT, so the registry's certificate is still verified.
+   */
+  proxy?: string | false
 }
 
 /** Options after defaults. */
@@ -36,9 +52,12 @@ export interface ResolvedUploaderOptions {
   readonly retries: number
   readonly retryDelayMs: number
   readonly maxSockets: number
+  readonly minPartSize: number
+  readonly maxPartSize: number
+  readonly proxy: string | false | undefined
 }
 
-const KNOWN = ['ca', 'logger', 'userAgent', 'timeoutMs', 'retries', 'retryDelayMs', 'maxSockets']
+const KNOWN = ['ca', 'logger', 'userAgent', 'timeoutMs', 'retries', 'retryDelayMs', 'maxSockets', 'minPartSize', 'maxPartSize', 'proxy']
 
 // Joi.any().custom keeps object identity (Joi.object().keys() would clone a logger).
 const loggerSchema = Joi.any().custom((value: unknown, helpers) => {
@@ -63,6 +82,9 @@ const schema = Joi.object<OciRegistryUploaderOptions>({
   retries: Joi.number().integer().min(0).max(10),
   retryDelayMs: Joi.number().integer().min(0).max(60_000),
   maxSockets: Joi.number().integer().min(1).max(1024),
+  minPartSize: Joi.number().integer().min(1).max(Number.MAX_SAFE_INTEGER),
+  maxPartSize: Joi.number().integer().min(Joi.ref('minPartSize', { adjust: (min: unknown) => (typeof min === 'number' ? min : 1) })).max(Number.MAX_SAFE_INTEGER),
+  proxy: Joi.alternatives().try(Joi.valid(false), Joi.string().uri({ scheme: ['http', 'https'] })),
 })
   .messages({ 'object.unknown': `{{#label}} is not an option of OciRegistryUploader (known options: ${KNOWN.join(', ')})` })
   .prefs({ abortEarly: false, convert: false })
@@ -82,5 +104,8 @@ export function resolveUploaderOptions(options: OciRegistryUploaderOptions | und
     retries: given.retries ?? 3,
     retryDelayMs: given.retryDelayMs ?? 250,
     maxSockets: given.maxSockets ?? 16,
+    minPartSize: given.minPartSize ?? DEFAULT_MIN_PART_SIZE,
+    maxPartSize: given.maxPartSize ?? Math.max(DEFAULT_MAX_PART_SIZE, given.minPartSize ?? 0),
+    proxy: given.proxy,
   }
 }

@@ -15,7 +15,7 @@ import { assertUrlAllowed, verifiesTls, type EndpointResolver } from './endpoint
 import type { HttpMethod, HttpTransport, RegistryResponse } from './http-client.js'
 import { redactUrl } from './redact.js'
 import { registryErrorFromNetwork } from './registry-error.js'
-import { isAborted } from './retry.js'
+import { isAborted, throwIfAborted } from './retry.js'
 import type { RegistryTarget } from './uploader.js'
 
 export interface ClientRequest {
@@ -46,6 +46,8 @@ export interface StreamRequest {
   size: number
   /** Called with each chunk's length as it is handed to the socket. */
   onBytes: (bytes: number) => void
+  /** Sees each chunk as it is handed to the socket, synchronously (e.g. to hash it). */
+  onChunk?: ((chunk: Buffer) => void) | undefined
   signal?: AbortSignal | undefined
 }
 
@@ -103,7 +105,7 @@ export class RegistryClient {
     let authRetried = false
     let redirects = 0
     for (;;) {
-      const authorization = await this.#auth.authorization(target, url, signal)
+      const authorization = this.#ownOrigin(target, url) ? await this.#auth.authorization(target, url, signal) : undefined
       const headers = { ...request.headers }
       if (authorization !== undefined) headers.Authorization = authorization.value
       let response: RegistryResponse
@@ -130,6 +132,7 @@ export class RegistryClient {
       }
       this.#log(request.method, url, response.status, started)
 
+      if (response.status === 401 && !this.#ownOrigin(target, url)) throw foreignChallenge(target, response, action)
       if (response.status === 401 && request.authenticate !== false) {
         if (authRetried) throw this.#auth.refused(target, response, action)
         this.#auth.challenged(target, response, authorization, action)
@@ -157,14 +160,15 @@ export class RegistryClient {
   async stream(target: RegistryTarget, request: StreamRequest): Promise<RegistryResponse> {
     const { action, signal, body, size } = request
     const url = assertUrlAllowed(target, request.url, action).toString()
-    const authorization = await this.#auth.authorization(target, url, signal)
+    const own = this.#ownOrigin(target, url)
+    const authorization = own ? await this.#auth.authorization(target, url, signal) : undefined
     const headers = { ...request.headers }
     if (authorization !== undefined) headers.Authorization = authorization.value
 
+    throwIfAborted(signal)
+    // Stopped by the caller's signal, a body failure or the watchdog, whichever comes first.
     const controller = new AbortController()
-    const onAbort = () => controller.abort()
-    if (isAborted(signal)) throw new AbortError()
-    signal?.addEventListener('abort', onAbort, { once: true })
+    const stop = signal === undefined ? controller.signal : AbortSignal.any([signal, controller.signal])
 
     let sent = 0
     let bodyError: BodyStreamError | undefined
@@ -175,6 +179,7 @@ export class RegistryClient {
     const onData = (chunk: Buffer) => {
       sent += chunk.length
       if (sent > size) fail(new BodyStreamError(`blob stream delivered more than the expected ${size} bytes`, 'size'))
+      request.onChunk?.(chunk)
       request.onBytes(chunk.length)
     }
     const onEnd = () => {
@@ -214,7 +219,7 @@ export class RegistryClient {
         url,
         headers,
         body,
-        signal: controller.signal,
+        signal: stop,
         timeoutMs: 0,
         verifyTls: verifiesTls(target),
       })
@@ -222,6 +227,7 @@ export class RegistryClient {
       if (bodyError !== undefined) throw bodyError
       // Learn from a 401 (and drop a refused token) without judging it: the upload restarts once from
       // POST, and that replayable request decides whether the credentials are really refused.
+      if (response.status === 401 && !own) throw foreignChallenge(target, response, action)
       if (response.status === 401) this.#auth.learn(target, response, authorization)
       return response
     } catch (error) {
@@ -238,7 +244,6 @@ export class RegistryClient {
       throw registryErrorFromNetwork(error, { action, url, host: target.host, insecure: target.insecure })
     } finally {
       clearInterval(watchdog)
-      signal?.removeEventListener('abort', onAbort)
       body.off('data', onData)
       body.off('end', onEnd)
       body.off('error', onError)
@@ -246,6 +251,14 @@ export class RegistryClient {
       body.on('error', () => undefined)
       if (!body.destroyed) body.destroy()
     }
+  }
+
+  /**
+   * Whether `url` is on the registry's own origin (scheme, host, port). Only there are credentials
+   * sent and 401 challenges learnt: a redirect target or an upload location elsewhere gets neither.
+   */
+  #ownOrigin(target: RegistryTarget, url: string): boolean {
+    return new URL(url).origin === new URL(this.#endpoints.origin(target)).origin
   }
 
   #log(method: string, url: string, status: number | undefined, started: number, bytes?: number): void {
@@ -256,5 +269,22 @@ export class RegistryClient {
       ms: Date.now() - started,
       ...(bytes === undefined ? {} : { bytes }),
     })
+  }
+}
+
+/** A 401 from somewhere that is not the registry: fail that request, learn nothing, send nothing. */
+function foreignChallenge(target: RegistryTarget, response: RegistryResponse, action: string): RegistryError {
+  return new RegistryError(
+    'REGISTRY_UNAUTHORIZED',
+    `${action}: ${safeHost(response.url)} (not the registry ${target.host}) asked for authentication; credentials are only sent to the registry itself`,
+    { registryStatus: 401, url: redactUrl(response.url) },
+  )
+}
+
+function safeHost(url: string): string {
+  try {
+    return new URL(url).host
+  } catch {
+    return 'another host'
   }
 }

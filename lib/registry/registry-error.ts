@@ -18,6 +18,7 @@
  */
 import { RegistryError } from '../errors.js'
 import { redactText, redactUrl } from './redact.js'
+import { parseRetryAfter } from './retry.js'
 
 /** One entry of a registry's `{"errors":[...]}` body. */
 export interface RegistryErrorEntry {
@@ -77,7 +78,7 @@ function summarize(entries: readonly RegistryErrorEntry[]): string {
 
 /** A `RegistryError` for an unsuccessful registry answer. */
 export function registryErrorFromResponse(
-  response: { status: number; body?: Buffer | string | undefined },
+  response: { status: number; body?: Buffer | string | undefined; headers?: Readonly<Record<string, string | undefined>> },
   context: RegistryErrorContext,
 ): RegistryError {
   const { status } = response
@@ -99,7 +100,8 @@ export function registryErrorFromResponse(
     return new RegistryError('REGISTRY_FAILED', `${context.action}: registry rejected the name (${status})${summary}`, { ...details, status: 400 })
   }
   const retryable = isRetryableStatus(status) || codes.some((code) => RETRYABLE_CODES.has(code))
-  return new RegistryError('REGISTRY_FAILED', `${context.action}: registry answered ${status}${summary}`, { ...details, retryable })
+  const retryAfterMs = parseRetryAfter(response.headers?.['retry-after'])
+  return new RegistryError('REGISTRY_FAILED', `${context.action}: registry answered ${status}${summary}`, { ...details, retryable, retryAfterMs })
 }
 
 /** Error codes Node/OpenSSL use when a certificate does not verify. */

@@ -1,9 +1,59 @@
-/** Backoff between retries of a registry step. */
+/**
+ * The one retry path of the registry client: every registry step is an attempt passed to
+ * `retry(attempt, policy)`. The policy's predicate decides what a failure means — give up, try the
+ * same step again, or (for a blob) restart it from a new session, which is the same loop with the
+ * attempt starting over — and the backoff honours the error's own `Retry-After`.
+ */
 import { setTimeout as delay } from 'node:timers/promises'
-import { AbortError } from '../errors.js'
+import { AbortError, RegistryError } from '../errors.js'
 
 const MAX_DELAY_MS = 10_000
 const MAX_RETRY_AFTER_MS = 30_000
+
+/** What to do with a failure: throw it, or run the attempt again (`retry`; `restart` says the attempt starts over from scratch). */
+export type RetryOutcome = 'fail' | 'retry' | 'restart'
+
+export interface RetryPolicy {
+  /** How many times an attempt may run again after the first. */
+  readonly retries: number
+  /** First delay, doubled per retry (jittered, at most 10 s); a larger `Retry-After` wins. */
+  readonly baseDelayMs: number
+  readonly signal?: AbortSignal | undefined
+  /**
+   * The predicate: what `error` (thrown by attempt number `attempt`, from 0) means. Default: a
+   * retryable `RegistryError` is retried, anything else fails. A `restart` does not count against
+   * `retries` when `free` is set (e.g. one restart after a token expired mid-stream).
+   */
+  readonly classify?: (error: unknown, attempt: number) => RetryOutcome | { outcome: RetryOutcome; free?: boolean }
+  /** Told before each wait (for a log line). */
+  readonly onRetry?: (info: { attempt: number; outcome: RetryOutcome; error: unknown; delayMs: number }) => void
+}
+
+/** Whether a registry failure is worth another try. */
+export function isRetryable(error: unknown): boolean {
+  return error instanceof RegistryError && error.retryable
+}
+
+/** Run `attempt` until it succeeds or the policy gives up; aborts win over everything. */
+export async function retry<T>(attempt: (attempt: number) => Promise<T>, policy: RetryPolicy): Promise<T> {
+  const { signal } = policy
+  let counted = 0
+  for (let run = 0; ; run++) {
+    throwIfAborted(signal)
+    try {
+      return await attempt(run)
+    } catch (error) {
+      throwIfAborted(signal)
+      const verdict = policy.classify?.(error, run) ?? (isRetryable(error) ? 'retry' : 'fail')
+      const { outcome, free } = typeof verdict === 'string' ? { outcome: verdict, free: false } : verdict
+      if (outcome === 'fail' || (free !== true && counted >= policy.retries)) throw error
+      const delayMs = free === true ? 0 : backoffMs(counted, policy.baseDelayMs, error instanceof RegistryError ? error.retryAfterMs : undefined)
+      if (free !== true) counted++
+      policy.onRetry?.({ attempt: run + 1, outcome, error, delayMs })
+      await sleep(delayMs, signal)
+    }
+  }
+}
 
 /** `Retry-After` (seconds or an HTTP date) in ms, bounded; undefined when absent or unusable. */
 export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
@@ -23,15 +73,18 @@ export function backoffMs(attempt: number, baseMs: number, retryAfterMs?: number
 
 /** Wait `ms`, or reject with an `AbortError` as soon as `signal` fires. */
 export async function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  if (ms <= 0) {
-    if (signal?.aborted === true) throw new AbortError()
-    return
-  }
+  throwIfAborted(signal)
+  if (ms <= 0) return
   try {
     await delay(ms, undefined, signal === undefined ? undefined : { signal })
   } catch {
     throw new AbortError()
   }
+}
+
+/** Reject with the package's `AbortError` (not the signal's reason) when `signal` has fired. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted === true) throw new AbortError()
 }
 
 /** Whether `signal` has fired. (A function, so TypeScript does not narrow `aborted` across awaits.) */

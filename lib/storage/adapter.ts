@@ -5,12 +5,6 @@ import type { Descriptor, ModelName, OperationOptions, StoredManifest } from '..
 export interface OpenBlobOptions extends OperationOptions {
   /** First byte to read. Default 0. */
   start?: number | undefined
-  /**
-   * A promise by the caller: it writes each chunk out, honouring backpressure (asks for no new chunk
-   * while a write is pending), and keeps no reference to a chunk afterwards. The adapter may then
-   * hand out chunks that share a few reused buffers. Default false. The default uploader sets it.
-   */
-  reuseBuffers?: boolean | undefined
 }
 
 /** Options of `StorageAdapter.writeBlob`. */

@@ -1,5 +1,5 @@
-import { createHash, type Hash } from 'node:crypto'
 import { AbortError, DigestMismatchError, ModelPushError, StorageError } from '../errors.js'
+import { sha256Hasher } from '../model/digest.js'
 
 /**
  * Checks a blob while it is written: counts and hashes every chunk, fails as soon as the content runs
@@ -8,7 +8,7 @@ import { AbortError, DigestMismatchError, ModelPushError, StorageError } from '.
 export class BlobVerifier {
   readonly digest: string
   readonly expectedSize: number | undefined
-  #hash: Hash = createHash('sha256')
+  #hash = sha256Hasher()
   #size = 0
 
   constructor(digest: string, expectedSize?: number) {
@@ -38,7 +38,7 @@ export class BlobVerifier {
     if (this.expectedSize !== undefined && this.#size !== this.expectedSize) {
       throw new StorageError(`blob ${this.digest} is ${this.#size} bytes, expected ${this.expectedSize}`, { code: 'BLOB_INVALID' })
     }
-    const actual = `sha256:${this.#hash.digest('hex')}`
+    const actual = this.#hash.digest()
     if (actual !== this.digest) throw new DigestMismatchError(this.digest, actual)
   }
 }

@@ -10,9 +10,11 @@ import { InvalidNameError, StorageError } from '../errors.js'
 import { asciiLower, formatModelName, partProblem } from '../model/name.js'
 import type { ModelName, OperationOptions, StoredManifest } from '../model/types.js'
 import type { OpenBlobOptions, StorageAdapter, WriteBlobOptions } from './adapter.js'
+import { READ_HINT, markBounded, type HintedOptions } from './read-hint.js'
 import { ReusedBufferFileStream } from './reused-buffer-stream.js'
 import { BlobVerifier, checkBlobSize, throwIfAborted, writeFailure } from './blob-verifier.js'
-import { isSha256Digest, MAX_MANIFEST_BYTES, parseStoredManifest } from './manifest.js'
+import { checkSha256Digest } from '../model/digest.js'
+import { MAX_MANIFEST_BYTES, parseStoredManifest } from './manifest.js'
 
 /** Options of `FilesystemStorage`. */
 export interface FilesystemStorageOptions {
@@ -140,11 +142,15 @@ export class FilesystemStorage implements StorageAdapter {
     })
     // A numeric fd keeps Node on its fastest read path (fs.read into 1 MiB buffers); a consumer
     // that promises not to hold chunks gets the same reads into a few reused buffers.
-    const stream = options.reuseBuffers === true
-      ? new ReusedBufferFileStream(fd, { start, chunkSize: READ_CHUNK })
-      : fs.createReadStream('', { fd, start, highWaterMark: READ_CHUNK, autoClose: true })
+    const hint = (options as HintedOptions)[READ_HINT]
+    const end = hint?.end !== undefined && Number.isSafeInteger(hint.end) && hint.end >= start ? hint.end : undefined
+    const stream = hint?.reuseBuffers === true
+      ? new ReusedBufferFileStream(fd, { start, end, chunkSize: READ_CHUNK, ring: hint.ring })
+      : end === start
+        ? emptyFileStream(fd)
+        : fs.createReadStream('', { fd, start, ...(end === undefined ? {} : { end: end - 1 }), highWaterMark: READ_CHUNK, autoClose: true })
     if (options.signal) addAbortSignal(options.signal, stream)
-    return stream
+    return end === undefined ? stream : markBounded(stream)
   }
 
   async writeBlob(digest: string, content: Readable, options: WriteBlobOptions = {}): Promise<{ size: number }> {
@@ -363,9 +369,14 @@ function checkName(name: ModelName): readonly [string, string, string, string] {
   return [name.host, name.namespace, name.model, name.tag]
 }
 
+/** An empty stream that still closes `fd` (fs streams read to EOF when `end` < `start`). */
+function emptyFileStream(fd: number): Readable {
+  return new ReusedBufferFileStream(fd, { start: 0, end: 0, chunkSize: 1 })
+}
+
 /** `sha256-<hex>` for a valid digest; anything else is refused before it can become a path. */
 function blobFileName(digest: string): string {
-  if (!isSha256Digest(digest)) throw new StorageError('blob digest must be "sha256:" and 64 lowercase hex digits', { code: 'BLOB_INVALID' })
+  checkSha256Digest(digest)
   return `sha256-${digest.slice('sha256:'.length)}`
 }
 

@@ -1,4 +1,5 @@
 import { StorageError } from '../errors.js'
+import { isSha256Digest } from '../model/digest.js'
 import type { Descriptor, StoredManifest } from '../model/types.js'
 
 /**
@@ -15,14 +16,10 @@ export const DOCKER_CONFIG_V1 = 'application/vnd.docker.container.image.v1+json'
 /** Largest manifest accepted: the default limit of distribution (registry) itself, 4 MiB. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 
-const DIGEST = /^sha256:[0-9a-f]{64}$/
 // RFC 6838 type/subtype with optional +suffix and parameters kept out: registries match it exactly.
 const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/
 
-/** Whether `digest` is `sha256:<64 lowercase hex>`, the only form this package reads or writes. */
-export function isSha256Digest(digest: unknown): digest is string {
-  return typeof digest === 'string' && DIGEST.test(digest)
-}
+export { isSha256Digest }
 
 /**
  * Parse a manifest's bytes. The bytes are kept untouched in the result (they are pushed
@@ -73,11 +70,11 @@ export function serializeManifest(config: Descriptor, layers: readonly Descripto
 
 function descriptor(value: unknown, where: string, invalid: (why: string) => StorageError): Descriptor {
   if (!isRecord(value)) throw invalid(`${where} is not an object`)
-  const { mediaType, digest, size } = value
+  const { mediaType, digest, size, from } = value
   if (typeof mediaType !== 'string' || !MEDIA_TYPE.test(mediaType)) throw invalid(`${where}.mediaType ${short(mediaType)} is not a media type`)
   if (!isSha256Digest(digest)) throw invalid(`${where}.digest ${short(digest)} is not "sha256:" and 64 lowercase hex digits`)
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw invalid(`${where}.size ${short(size)} is not a non-negative integer`)
-  return Object.freeze({ mediaType, digest, size })
+  return Object.freeze(typeof from === 'string' && from !== '' ? { mediaType, digest, size, from } : { mediaType, digest, size })
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

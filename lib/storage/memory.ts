@@ -1,11 +1,11 @@
-import { createHash } from 'node:crypto'
 import { addAbortSignal, Readable } from 'node:stream'
 import { InvalidNameError, StorageError } from '../errors.js'
 import { formatModelName, modelNameKey, parseModelName, partProblem } from '../model/name.js'
 import type { Descriptor, ModelName, OperationOptions, StoredManifest } from '../model/types.js'
 import type { OpenBlobOptions, StorageAdapter, WriteBlobOptions } from './adapter.js'
 import { BlobVerifier, checkBlobSize, throwIfAborted, writeFailure } from './blob-verifier.js'
-import { DOCKER_CONFIG_V1, isSha256Digest, parseStoredManifest, serializeManifest } from './manifest.js'
+import { checkSha256Digest, sha256Digest } from '../model/digest.js'
+import { DOCKER_CONFIG_V1, parseStoredManifest, serializeManifest } from './manifest.js'
 
 /** Options of `MemoryStorage`. */
 export interface MemoryStorageOptions {
@@ -132,7 +132,7 @@ export class MemoryStorage implements StorageAdapter {
     const k = key(parsed)
     const config = Buffer.isBuffer(model.config) ? { mediaType: DOCKER_CONFIG_V1, data: model.config } : model.config
     const store = (blob: MemoryBlob): Descriptor => {
-      const digest = `sha256:${createHash('sha256').update(blob.data).digest('hex')}`
+      const digest = sha256Digest(blob.data)
       this.#blobs.set(digest, Buffer.from(blob.data))
       return { mediaType: blob.mediaType, digest, size: blob.data.length }
     }
@@ -155,7 +155,7 @@ function key(name: ModelName): string {
 }
 
 function checkDigest(digest: string): string {
-  if (!isSha256Digest(digest)) throw new StorageError('blob digest must be "sha256:" and 64 lowercase hex digits', { code: 'BLOB_INVALID' })
+  checkSha256Digest(digest)
   return digest
 }
 

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { promisify } from 'node:util'
-import { OciRegistryUploader } from '../../lib/registry/oci-uploader.js'
+import { TargetedUploader } from '../support/targeted-uploader.js'
 import type { RegistryTarget } from '../../lib/registry/uploader.js'
 import { startRegistry } from '../support/registry.js'
 
@@ -99,7 +99,7 @@ try {
 
   // 1. discard server
   const discard = await startDiscardServer()
-  const uploader = new OciRegistryUploader()
+  const uploader = new TargetedUploader()
   const target: RegistryTarget = { host: `127.0.0.1:${discard.port}`, repository: 'bench/m', insecure: true }
   const agent = new http.Agent({ keepAlive: true })
   const bare = (source: () => Readable) => () =>
@@ -126,7 +126,7 @@ try {
   try {
     console.log('\ninto docker-registry (distribution 2.8, filesystem storage), interleaved with curl')
     let n = 0
-    const real = new OciRegistryUploader()
+    const real = new TargetedUploader()
     const viaUploader = () => real.uploadBlob({ host: registry.host, repository: `bench/u${++n}`, insecure: true }, descriptor, async () => fromFile())
     const viaCurl = async () => {
       const base = `${registry.url}/v2/bench/c${++n}/blobs/uploads/`

@@ -16,7 +16,7 @@ import { Readable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
 import { RegistryError } from '../../lib/errors.js'
 import type { Descriptor } from '../../lib/model/types.js'
-import { OciRegistryUploader } from '../../lib/registry/oci-uploader.js'
+import { TargetedUploader } from '../support/targeted-uploader.js'
 import type { RegistryTarget } from '../../lib/registry/uploader.js'
 import { makeSelfSignedCertificate, type CertificateFiles } from '../support/certs.js'
 import { startRegistry, type StartedRegistry } from '../support/registry.js'
@@ -131,7 +131,7 @@ describe('a connection cut in the middle of a PATCH (proxy in front of docker-re
     const [host, port] = registry.host.split(':') as [string, string]
     const proxy = await startCuttingProxy({ host, port: Number(port) }, MiB)
     const warnings: string[] = []
-    const uploader = new OciRegistryUploader({ retryDelayMs: 1, logger: { warn: (message, fields) => void warnings.push(`${message} ${JSON.stringify(fields)}`) } })
+    const uploader = new TargetedUploader({ retryDelayMs: 1, logger: { warn: (message, fields) => void warnings.push(`${message} ${JSON.stringify(fields)}`) } })
     try {
       const target: RegistryTarget = { host: proxy.host, repository: 'faults/cut', insecure: true, credentials: registry.users.pusher }
       const blob = randomBlob(4 * MiB + 11)
@@ -236,7 +236,7 @@ describe('retry limits and error mapping (fake registry)', () => {
 
   it('a POST answering 503 is tried 1 + retries times, then fails retryable with the registry status', async () => {
     reset((_req, res) => void res.writeHead(503, { 'Content-Type': 'application/json' }).end(errorBody('UNAVAILABLE', 'try later')))
-    const uploader = new OciRegistryUploader({ retries: 2, retryDelayMs: 1 })
+    const uploader = new TargetedUploader({ retries: 2, retryDelayMs: 1 })
     try {
       const blob = randomBlob(1000)
       const progress = tracker()
@@ -259,7 +259,7 @@ describe('retry limits and error mapping (fake registry)', () => {
       if (req.method === 'PATCH') return void res.writeHead(500).end('internal error')
       working(fake)(req, res, body)
     })
-    const uploader = new OciRegistryUploader({ retries: 3, retryDelayMs: 1 })
+    const uploader = new TargetedUploader({ retries: 3, retryDelayMs: 1 })
     try {
       const blob = randomBlob(300_000)
       const progress = tracker()
@@ -286,7 +286,7 @@ describe('retry limits and error mapping (fake registry)', () => {
       }
       working(fake)(req, res, body)
     })
-    const uploader = new OciRegistryUploader({ retries: 1, retryDelayMs: 1 })
+    const uploader = new TargetedUploader({ retries: 1, retryDelayMs: 1 })
     try {
       const blob = randomBlob(70_000)
       const progress = tracker()
@@ -301,7 +301,7 @@ describe('retry limits and error mapping (fake registry)', () => {
 
   it('retries: 0 means exactly one attempt; 429 is retryable', async () => {
     reset((_req, res) => void res.writeHead(429).end())
-    const uploader = new OciRegistryUploader({ retries: 0 })
+    const uploader = new TargetedUploader({ retries: 0 })
     try {
       await assert.rejects(uploader.hasBlob(targetOf(), randomBlob(1).descriptor), { code: 'REGISTRY_FAILED', registryStatus: 429, retryable: true })
       assert.equal(fake.log.length, 1)
@@ -312,7 +312,7 @@ describe('retry limits and error mapping (fake registry)', () => {
 
   it('HEAD answering 500 fails hasBlob after its retries', async () => {
     reset((_req, res) => void res.writeHead(500).end())
-    const uploader = new OciRegistryUploader({ retries: 2, retryDelayMs: 1 })
+    const uploader = new TargetedUploader({ retries: 2, retryDelayMs: 1 })
     try {
       await assert.rejects(uploader.hasBlob(targetOf(), randomBlob(1).descriptor), { code: 'REGISTRY_FAILED', status: 502, registryStatus: 500 })
       assert.equal(fake.log.length, 3)
@@ -322,7 +322,7 @@ describe('retry limits and error mapping (fake registry)', () => {
   })
 
   it('NAME_INVALID on the manifest → status 400, DENIED → 403; neither is retried', async () => {
-    const uploader = new OciRegistryUploader({ retries: 3, retryDelayMs: 1 })
+    const uploader = new TargetedUploader({ retries: 3, retryDelayMs: 1 })
     try {
       reset((_req, res) => void res.writeHead(400, { 'Content-Type': 'application/json' }).end(errorBody('NAME_INVALID', 'invalid repository name')))
       await assert.rejects(uploader.putManifest(targetOf(), 'latest', { mediaType: 'application/vnd.docker.distribution.manifest.v2+json', bytes: Buffer.from('{}') }), {
@@ -344,7 +344,7 @@ describe('retry limits and error mapping (fake registry)', () => {
       if (req.method === 'PATCH') return // never answer
       working(fake)(req, res, body)
     })
-    const uploader = new OciRegistryUploader({ retries: 0, timeoutMs: 300 })
+    const uploader = new TargetedUploader({ retries: 0, timeoutMs: 300 })
     try {
       const blob = randomBlob(200_000)
       const started = Date.now()
@@ -366,7 +366,7 @@ describe('retry limits and error mapping (fake registry)', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
     const port = (closed.address() as AddressInfo).port
     await new Promise<void>((resolve) => closed.close(() => resolve()))
-    const uploader = new OciRegistryUploader({ retries: 1, retryDelayMs: 1 })
+    const uploader = new TargetedUploader({ retries: 1, retryDelayMs: 1 })
     try {
       await assert.rejects(uploader.prepare({ host: `127.0.0.1:${port}`, repository: 'x/y', insecure: true }), (error: unknown) => {
         assert.ok(error instanceof RegistryError)
@@ -406,7 +406,7 @@ describe('auth around streamed bodies, and where credentials go (fake registry)'
       if (req.method === 'PATCH' && ++patches === 1) return void res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="fake"' }).end()
       working(fake)(req, res, body)
     })
-    const uploader = new OciRegistryUploader({ retries: 0 })
+    const uploader = new TargetedUploader({ retries: 0 })
     try {
       const blob = randomBlob(500_000)
       const progress = tracker()
@@ -436,7 +436,7 @@ describe('auth around streamed bodies, and where credentials go (fake registry)'
       if (!valid || (req.method === 'PATCH' && ++patches === 1)) return void res.writeHead(401, { 'WWW-Authenticate': challenge }).end()
       working(fake)(req, res, body)
     }
-    const uploader = new OciRegistryUploader({ retries: 0 })
+    const uploader = new TargetedUploader({ retries: 0 })
     try {
       const blob = randomBlob(400_000)
       const progress = tracker()
@@ -468,17 +468,63 @@ describe('auth around streamed bodies, and where credentials go (fake registry)'
       if (req.method === 'HEAD') return void res.writeHead(200, { 'Content-Length': '3' }).end()
       working(elsewhere)(req, res, body)
     }
-    const uploader = new OciRegistryUploader({ retries: 0 })
+    const uploader = new TargetedUploader({ retries: 0 })
     try {
       const target: RegistryTarget = { host: fake.host, repository: 'fake/m', insecure: true, credentials }
       const blob = randomBlob(3)
+      await uploader.prepare(target)
       assert.equal(await uploader.hasBlob(target, blob.descriptor), true, 'the redirect was followed')
       await uploader.uploadBlob(target, blob.descriptor, async () => streamOf(blob.data))
+      await uploader.release(target)
       assert.deepEqual(elsewhere.log.map((line) => line.split(' ')[0]), ['HEAD', 'PATCH', 'PUT'])
       assert.deepEqual(elsewhere.authorizations, [undefined, undefined, undefined], 'no Authorization crossed to the other host')
       assert.ok(fake.authorizations.includes(basic), 'the registry itself did get the credentials')
     } finally {
       uploader.close()
+    }
+  })
+
+  it('a 401 from an upload Location or a redirect on another host fails that request: no credentials go there, nothing is learnt', async () => {
+    fake.log.length = 0
+    fake.authorizations.length = 0
+    elsewhere.log.length = 0
+    elsewhere.authorizations.length = 0
+    const foreign = `Bearer realm="http://${elsewhere.host}/token",service="evil"`
+    fake.handle = requireBasic((req, res, body) => {
+      if (req.method === 'POST') return void res.writeHead(202, { Location: `http://${elsewhere.host}/v2/fake/m/blobs/uploads/far?_state=x` }).end()
+      if (req.method === 'HEAD') return void res.writeHead(307, { Location: `http://${elsewhere.host}/blobs/some-blob` }).end()
+      working(fake)(req, res, body)
+    })
+    elsewhere.handle = (req, res) => void res.writeHead(401, { 'WWW-Authenticate': foreign }).end()
+    const uploader = new TargetedUploader({ retries: 0 })
+    const target: RegistryTarget = { host: fake.host, repository: 'fake/m', insecure: true, credentials }
+    const blob = randomBlob(1000)
+    const foreignRefusal = (error: unknown) => {
+      assert.ok(error instanceof RegistryError)
+      assert.equal(error.code, 'REGISTRY_UNAUTHORIZED')
+      assert.match(error.message, /not the registry/)
+      assert.ok(!error.message.includes(credentials.password))
+      return true
+    }
+    try {
+      await uploader.prepare(target)
+      await assert.rejects(uploader.hasBlob(target, blob.descriptor), foreignRefusal)
+      await assert.rejects(uploader.uploadBlob(target, blob.descriptor, async () => streamOf(blob.data)), foreignRefusal)
+      await uploader.release(target)
+      // (plus, maybe, the best-effort DELETE of the abandoned session, also without credentials)
+      const methods = () => elsewhere.log.map((line) => line.split(' ')[0]).filter((method) => method !== 'DELETE')
+      assert.deepEqual(methods(), ['HEAD', 'PATCH'], 'one request each, no retry with credentials, no token request')
+      assert.ok(elsewhere.authorizations.every((value) => value === undefined))
+
+      // The registry's own challenge (Basic) is still the one in use: nothing was learnt from elsewhere.
+      fake.handle = requireBasic(working(fake))
+      fake.authorizations.length = 0
+      await uploader.uploadBlob(target, blob.descriptor, async () => streamOf(blob.data))
+      assert.ok(fake.authorizations.filter((value) => value !== undefined).every((value) => value === basic))
+      assert.deepEqual(methods(), ['HEAD', 'PATCH'])
+    } finally {
+      uploader.close()
+      elsewhere.handle = working(elsewhere)
     }
   })
 
@@ -489,7 +535,7 @@ describe('auth around streamed bodies, and where credentials go (fake registry)'
       if (req.method === 'POST') return void res.writeHead(202, { Location: `http://${tlsFake.host}/v2/fake/m/blobs/uploads/downgrade?_state=x` }).end()
       working(tlsFake)(req, res, body)
     }
-    const uploader = new OciRegistryUploader({ retries: 0, ca: tlsFake.ca! })
+    const uploader = new TargetedUploader({ retries: 0, ca: tlsFake.ca! })
     try {
       const target: RegistryTarget = { host: tlsFake.host, repository: 'fake/m', insecure: false, credentials }
       await assert.rejects(uploader.prepare(target), (error: unknown) => {

@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test'
 import { RegistryError } from '../../lib/errors.js'
 import type { Descriptor, Logger } from '../../lib/model/types.js'
 import { OciRegistryUploader, type OciRegistryUploaderOptions } from '../../lib/registry/oci-uploader.js'
+import { TargetedUploader } from '../support/targeted-uploader.js'
 import type { RegistryTarget } from '../../lib/registry/uploader.js'
 import { startRegistry, type StartedRegistry } from '../support/registry.js'
 
@@ -68,7 +69,7 @@ function assertNoSecrets(texts: readonly string[], secrets: readonly string[]): 
   }
 }
 
-async function push(uploader: OciRegistryUploader, target: RegistryTarget, blobs: Blob[], tag: string, config: Blob): Promise<Buffer> {
+async function push(uploader: TargetedUploader, target: RegistryTarget, blobs: Blob[], tag: string, config: Blob): Promise<Buffer> {
   await uploader.prepare(target)
   try {
     for (const blob of [...blobs, config]) {
@@ -104,7 +105,7 @@ describe('OciRegistryUploader × docker-registry, no auth (plain http)', () => {
 
   it('insecure: tries https, finds plain http, falls back, and pushes a model byte-exact', async () => {
     const { logger, lines } = recordingLogger()
-    const uploader = new OciRegistryUploader({ logger })
+    const uploader = new TargetedUploader({ logger })
     try {
       const target: RegistryTarget = { host: registry.host, repository: repo('none'), insecure: true }
       const layers = [randomBlob(3 * MiB + 5), randomBlob(1000)]
@@ -124,7 +125,7 @@ describe('OciRegistryUploader × docker-registry, no auth (plain http)', () => {
 
   it('not insecure: refuses a registry that does not speak TLS, and never tries http', async () => {
     const { logger, lines } = recordingLogger()
-    const uploader = new OciRegistryUploader({ logger, retries: 0 })
+    const uploader = new TargetedUploader({ logger, retries: 0 })
     try {
       const target: RegistryTarget = { host: registry.host, repository: repo('none'), insecure: false }
       await assert.rejects(uploader.prepare(target), (error: unknown) => {
@@ -141,7 +142,7 @@ describe('OciRegistryUploader × docker-registry, no auth (plain http)', () => {
   })
 
   it('prepare opens one upload session that the first blob uses; release cancels an unused one', async () => {
-    const uploader = new OciRegistryUploader()
+    const uploader = new TargetedUploader()
     try {
       const used: RegistryTarget = { host: registry.host, repository: repo('prep'), insecure: true }
       await uploader.prepare(used)
@@ -162,7 +163,7 @@ describe('OciRegistryUploader × docker-registry, no auth (plain http)', () => {
   })
 
   it('hasBlob reports a blob with another size as absent (the registry is content-addressed; the descriptor is wrong)', async () => {
-    const uploader = new OciRegistryUploader()
+    const uploader = new TargetedUploader()
     try {
       const target: RegistryTarget = { host: registry.host, repository: repo('size'), insecure: true }
       const blob = randomBlob(4096)
@@ -175,7 +176,7 @@ describe('OciRegistryUploader × docker-registry, no auth (plain http)', () => {
   })
 
   it('a blob stream shorter than its descriptor fails as BLOB_INVALID (local), and is not retried', async () => {
-    const uploader = new OciRegistryUploader({ retryDelayMs: 1 })
+    const uploader = new TargetedUploader({ retryDelayMs: 1 })
     try {
       const target: RegistryTarget = { host: registry.host, repository: repo('short'), insecure: true }
       const blob = randomBlob(100_000)
@@ -203,7 +204,7 @@ describe('OciRegistryUploader × docker-registry answering with relative Locatio
 
   it('resolves relative upload locations against the request URL', async () => {
     const { logger, lines } = recordingLogger()
-    const uploader = new OciRegistryUploader({ logger })
+    const uploader = new TargetedUploader({ logger })
     try {
       const target: RegistryTarget = { host: registry.host, repository: repo('relative'), insecure: true }
       const config = randomBlob(10, DOCKER_CONFIG)
@@ -225,7 +226,7 @@ describe('OciRegistryUploader × docker-registry, Basic auth (htpasswd)', () => 
   after(() => registry.stop())
 
   it('anonymous: prepare is refused with 401 "registry requires authentication"', async () => {
-    const uploader = new OciRegistryUploader()
+    const uploader = new TargetedUploader()
     try {
       await assert.rejects(uploader.prepare({ host: registry.host, repository: repo('basic'), insecure: true }), (error: unknown) => {
         assert.ok(error instanceof RegistryError)
@@ -241,7 +242,7 @@ describe('OciRegistryUploader × docker-registry, Basic auth (htpasswd)', () => 
 
   it('a wrong password: prepare is refused with 401 "rejected the credentials", without leaking it', async () => {
     const { logger, lines } = recordingLogger()
-    const uploader = new OciRegistryUploader({ logger })
+    const uploader = new TargetedUploader({ logger })
     const password = `wrong-${randomBytes(6).toString('hex')}`
     try {
       const target = { host: registry.host, repository: repo('basic'), insecure: true, credentials: { username: 'pusher', password } }
@@ -260,7 +261,7 @@ describe('OciRegistryUploader × docker-registry, Basic auth (htpasswd)', () => 
 
   it('the pusher pushes a model; credentials appear in no log line', async () => {
     const { logger, lines } = recordingLogger()
-    const uploader = new OciRegistryUploader({ logger })
+    const uploader = new TargetedUploader({ logger })
     try {
       const { pusher } = registry.users
       const target: RegistryTarget = { host: registry.host, repository: repo('basic'), insecure: true, credentials: pusher }
@@ -283,7 +284,7 @@ describe('OciRegistryUploader × docker-registry, token auth', () => {
   after(() => registry.stop())
 
   it('anonymous: prepare is refused with 401 (anonymous tokens carry no push)', async () => {
-    const uploader = new OciRegistryUploader()
+    const uploader = new TargetedUploader()
     try {
       await assert.rejects(uploader.prepare({ host: registry.host, repository: repo('token'), insecure: true }), (error: unknown) => {
         assert.ok(error instanceof RegistryError)
@@ -300,7 +301,7 @@ describe('OciRegistryUploader × docker-registry, token auth', () => {
 
   it('a pull-only reader: prepare is denied with 403 (the POST meets insufficient_scope)', async () => {
     const { logger, lines } = recordingLogger()
-    const uploader = new OciRegistryUploader({ logger })
+    const uploader = new TargetedUploader({ logger })
     try {
       const { reader } = registry.users
       const target: RegistryTarget = { host: registry.host, repository: repo('token'), insecure: true, credentials: reader }
@@ -320,7 +321,7 @@ describe('OciRegistryUploader × docker-registry, token auth', () => {
   })
 
   it('a wrong password: the token service refuses it → 401', async () => {
-    const uploader = new OciRegistryUploader()
+    const uploader = new TargetedUploader()
     try {
       const target = { host: registry.host, repository: repo('token'), insecure: true, credentials: { username: 'pusher', password: 'nope' } }
       await assert.rejects(uploader.prepare(target), (error: unknown) => {
@@ -337,7 +338,7 @@ describe('OciRegistryUploader × docker-registry, token auth', () => {
   it('a whole push fetches one token (cached per registry, realm, scope and credentials), Basic only to the realm', async () => {
     const issuer = registry.tokenIssuer!
     const { logger, lines } = recordingLogger()
-    const uploader = new OciRegistryUploader({ logger })
+    const uploader = new TargetedUploader({ logger })
     try {
       const { pusher } = registry.users
       const target: RegistryTarget = { host: registry.host, repository: repo('token'), insecure: true, credentials: pusher }
@@ -380,7 +381,7 @@ describe('OciRegistryUploader × docker-registry over TLS (self-signed)', () => 
   after(() => registry.stop())
 
   const pushOne = async (options: OciRegistryUploaderOptions, insecure: boolean) => {
-    const uploader = new OciRegistryUploader({ retries: 0, ...options })
+    const uploader = new TargetedUploader({ retries: 0, ...options })
     try {
       const target: RegistryTarget = { host: registry.host, repository: repo('tls'), insecure, credentials: registry.users.pusher }
       const config = randomBlob(64, DOCKER_CONFIG)

@@ -88,7 +88,7 @@ describe('createModel from files', () => {
       mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
       config: { mediaType: 'application/vnd.docker.container.image.v1+json', digest: sha(config), size: config.length },
       layers: [
-        layer('model', weights, { from: 'tiny.gguf' }),
+        layer('model', weights),
         layer('template', template),
         layer('system', system),
         layer('license', Buffer.from('MIT')),
@@ -124,10 +124,11 @@ describe('createModel from files', () => {
     const lines = await run(storage, { model: 'multi', files: { 'z-model.gguf': b, 'a-proj.gguf': a }, adapters: { 'lora.gguf': lora } })
     assert.equal(lines.filter((l) => l.status === 'parsing GGUF').length, 3)
     const { json } = await manifestOf(storage, 'multi')
-    assert.deepEqual(json.layers.map((l) => [l.mediaType, l.from]), [
-      ['application/vnd.ollama.image.projector', 'a-proj.gguf'],
-      ['application/vnd.ollama.image.model', 'z-model.gguf'],
-      ['application/vnd.ollama.image.adapter', 'lora.gguf'],
+    // Files sorted by name (a-proj before z-model), then the adapter; no `from` on uploaded files.
+    assert.deepEqual(json.layers.map((l) => [l.mediaType, l.digest, l.from]), [
+      ['application/vnd.ollama.image.projector', a, undefined],
+      ['application/vnd.ollama.image.model', b, undefined],
+      ['application/vnd.ollama.image.adapter', lora, undefined],
     ])
     const config = JSON.parse(await blobText(storage, json.config.digest as string))
     assert.deepEqual(config.model_families, ['llama'], 'only model layers count as families')

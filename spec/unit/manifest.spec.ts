@@ -38,7 +38,7 @@ describe('parseStoredManifest', () => {
     assert.equal(manifest.bytes, input, 'the very same Buffer')
     assert.equal(manifest.mediaType, DOCKER_MANIFEST_V2)
     assert.deepEqual(manifest.config, config)
-    assert.deepEqual(manifest.layers, [weights, template], 'extra descriptor fields dropped from the parsed view only')
+    assert.deepEqual(manifest.layers, [{ ...weights, from: '/x' }, template], "Ollama's `from` is carried (a mount hint); other extra fields are dropped from the parsed view only")
   })
 
   it('defaults the media type to Docker v2 schema 2 and keeps an explicit OCI one', () => {

@@ -25,6 +25,13 @@ describe('options', () => {
     assert.deepEqual(Object.keys(options), ['storage', 'defaultRegistry'])
   })
 
+  it('proxy: a URL or false, passed to the default uploader; anything else is refused', () => {
+    assert.ok(resolveOptions({ proxy: 'http://127.0.0.1:3128' }).uploader instanceof OciRegistryUploader)
+    assert.ok(resolveOptions({ proxy: false }).uploader instanceof OciRegistryUploader)
+    assert.throws(() => resolveOptions({ proxy: 'ftp://x' }), /"proxy"/)
+    assert.throws(() => resolveOptions({ proxy: true as never }), /"proxy"/)
+  })
+
   it('reports every problem in one message', () => {
     assert.throws(
       () => resolveOptions({ storage: {} as never, allowRequestCredentials: 'yes' as never, progressIntervalMs: 1, defaultRegistry: 'bad host/' }),
@@ -43,7 +50,7 @@ describe('options', () => {
   })
 
   it('checks uploader, logger and credentials shapes', () => {
-    assert.throws(() => resolveOptions({ uploader: { hasBlob() {} } as never }), /uploadBlob, putManifest/)
+    assert.throws(() => resolveOptions({ uploader: { hasBlob() {} } as never }), /must implement RegistryUploader: missing open/)
     assert.throws(() => resolveOptions({ logger: { info: 'x' } as never }), /logger/)
     assert.throws(() => resolveOptions({ credentials: { username: 'u' } as never }), /credentials/)
     assert.throws(() => resolveOptions({ ca: 42 as never }), /ca/)

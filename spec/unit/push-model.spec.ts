@@ -7,7 +7,7 @@ import { describe, it } from 'node:test'
 import { AbortError, ModelNotFoundError, RegistryError, StorageError } from '../../lib/errors.js'
 import type { Descriptor, PushProgress } from '../../lib/model/types.js'
 import { pushModel } from '../../lib/push/push-model.js'
-import type { BlobOpener, ManifestPayload, RegistryTarget, RegistryUploader, UploadBlobOptions } from '../../lib/registry/uploader.js'
+import type { BlobOpener, ManifestPayload, RegistryPush, RegistryTarget, RegistryUploader, UploadBlobOptions } from '../../lib/registry/uploader.js'
 import { MemoryStorage } from '../../lib/storage/memory.js'
 
 const sha = (data: Buffer) => `sha256:${createHash('sha256').update(data).digest('hex')}`
@@ -27,8 +27,9 @@ function model(storage: MemoryStorage, name = 'registry.test/team/llama:q4') {
 }
 
 /** Records calls; uploads drain the stream in small steps so progress can be sampled. */
-class ScriptedUploader implements RegistryUploader {
+class ScriptedUploader implements RegistryUploader, RegistryPush {
   calls: string[] = []
+  target: RegistryTarget | undefined
   present = new Set<string>()
   manifests = new Map<string, ManifestPayload>()
   uploadedDigests: string[] = []
@@ -44,15 +45,17 @@ class ScriptedUploader implements RegistryUploader {
   commitDelayMs = 0
   released = 0
 
-  async prepare(target: RegistryTarget) {
+  async open(target: RegistryTarget) {
     this.calls.push(`prepare ${target.host}/${target.repository}`)
     if (this.prepareError) throw this.prepareError
+    this.target = target
+    return this
   }
-  async hasBlob(_t: RegistryTarget, d: Descriptor) {
+  async hasBlob(d: Descriptor) {
     this.calls.push(`has ${d.digest.slice(7, 13)}`)
     return this.present.has(d.digest)
   }
-  async uploadBlob(_t: RegistryTarget, d: Descriptor, open: BlobOpener, options: UploadBlobOptions = {}) {
+  async uploadBlob(d: Descriptor, open: BlobOpener, options: UploadBlobOptions = {}) {
     this.calls.push(`upload ${d.digest.slice(7, 13)}`)
     if (this.uploadError) throw this.uploadError
     this.started.push(d.digest)
@@ -78,11 +81,12 @@ class ScriptedUploader implements RegistryUploader {
     this.uploadedDigests.push(d.digest)
     this.present.add(d.digest)
   }
-  async putManifest(t: RegistryTarget, tag: string, manifest: ManifestPayload) {
-    this.calls.push(`manifest ${t.repository}:${tag}`)
-    this.manifests.set(`${t.repository}:${tag}`, manifest)
+  async putManifest(tag: string, manifest: ManifestPayload) {
+    const repository = this.target?.repository ?? 'no session'
+    this.calls.push(`manifest ${repository}:${tag}`)
+    this.manifests.set(`${repository}:${tag}`, manifest)
   }
-  async release() {
+  async close() {
     this.released++
   }
 }
@@ -188,7 +192,7 @@ describe('pushModel', () => {
     const refusing = new ScriptedUploader()
     refusing.prepareError = new RegistryError('REGISTRY_UNAUTHORIZED', 'registry requires authentication')
     await assert.rejects(first('registry.test/team/llama:q4', refusing), (e: unknown) => e instanceof RegistryError && e.status === 401)
-    assert.equal(refusing.released, 1, 'release runs even when prepare fails')
+    assert.equal(refusing.released, 0, 'a refused open leaves no session to close')
 
     const partial = new MemoryStorage()
     const { digests } = model(partial)

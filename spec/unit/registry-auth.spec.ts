@@ -196,3 +196,39 @@ describe('RegistryAuth', () => {
     assert.equal(sent[0]!.verifyTls, false)
   })
 })
+
+describe('RegistryAuth: the BearerTokenSource seam', () => {
+  it('a host with its own token source gets its token from there (challenge, scope, origin, signal); others keep the Docker flow', async () => {
+    const sent: SendOptions[] = []
+    const transport = {
+      async send(options: SendOptions): Promise<RegistryResponse> {
+        sent.push(options)
+        return { status: 200, headers: {}, url: options.url, body: Buffer.from(JSON.stringify({ token: 'docker' })) }
+      },
+    } as unknown as HttpTransport
+    const calls: Array<{ realm: string; service?: string | undefined; scope: string; registry: string }> = []
+    const auth = new RegistryAuth({
+      transport,
+      logger: undefined,
+      timeoutMs: 1000,
+      tokenSource: (host) =>
+        host === 'ollama.example.com'
+          ? async (challenge, context) => {
+              calls.push({ ...challenge, registry: context.registry.origin })
+              return { token: 'signed', expiresInSeconds: 300 }
+            }
+          : undefined,
+    })
+    const special = target({ host: 'ollama.example.com', credentials: undefined })
+    const url = 'https://ollama.example.com/v2/team/llama/blobs/uploads/'
+    auth.challenged(special, unauthorized(`Bearer realm="https://ollama.example.com/token",service="ollama.example.com"`, url), undefined, 'test')
+    assert.equal((await auth.authorization(special, url))?.value, 'Bearer signed')
+    assert.equal((await auth.authorization(special, url))?.value, 'Bearer signed', 'cached for its lifetime')
+    assert.deepEqual(calls, [{ realm: 'https://ollama.example.com/token', service: 'ollama.example.com', scope: pushScope('team/llama'), registry: 'https://ollama.example.com' }])
+    assert.equal(sent.length, 0, 'the Docker flow was not used for that host')
+
+    auth.challenged(target(), unauthorized(bearer), undefined, 'test')
+    assert.equal((await auth.authorization(target(), URL_ON_REGISTRY))?.value, 'Bearer docker')
+    assert.equal(sent.length, 1)
+  })
+})

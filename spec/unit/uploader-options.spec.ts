@@ -10,7 +10,7 @@ import { backoffMs, parseRetryAfter } from '../../lib/registry/retry.js'
 describe('OciRegistryUploader options', () => {
   it('defaults', () => {
     const resolved = resolveUploaderOptions(undefined)
-    assert.deepEqual(resolved, { ca: undefined, logger: undefined, userAgent: DEFAULT_USER_AGENT, timeoutMs: 60_000, retries: 3, retryDelayMs: 250, maxSockets: 16 })
+    assert.deepEqual(resolved, { ca: undefined, logger: undefined, userAgent: DEFAULT_USER_AGENT, timeoutMs: 60_000, retries: 3, retryDelayMs: 250, maxSockets: 16, minPartSize: 100_000_000, maxPartSize: 1_000_000_000, proxy: undefined })
     assert.match(DEFAULT_USER_AGENT, /^express-model-push\/\d+\.\d+\.\d+/)
     assert.notEqual(PACKAGE_VERSION, '0.0.0')
   })
@@ -23,6 +23,20 @@ describe('OciRegistryUploader options', () => {
     assert.equal(resolved.retries, 0)
     assert.deepEqual(resolved.ca, ['pem-a', Buffer.from('pem-b')])
     assert.deepEqual(resolveUploaderOptions({ ca: 'one' }).ca, ['one'])
+  })
+
+  it('part bounds and proxy: checked, min ≤ max, a URL or false', () => {
+    assert.equal(resolveUploaderOptions({ maxPartSize: 5_000_000 }).maxPartSize, 5_000_000)
+    assert.deepEqual(
+      [resolveUploaderOptions({ minPartSize: 10, maxPartSize: 20 }).minPartSize, resolveUploaderOptions({ minPartSize: 2_000_000_000 }).maxPartSize],
+      [10, 2_000_000_000],
+    )
+    assert.throws(() => resolveUploaderOptions({ minPartSize: 20, maxPartSize: 10 }), /maxPartSize/)
+    assert.throws(() => resolveUploaderOptions({ minPartSize: 0 }), /minPartSize/)
+    assert.equal(resolveUploaderOptions({ proxy: false }).proxy, false)
+    assert.equal(resolveUploaderOptions({ proxy: 'http://127.0.0.1:3128' }).proxy, 'http://127.0.0.1:3128')
+    assert.throws(() => resolveUploaderOptions({ proxy: 'socks5://x:1' }), /proxy/)
+    assert.throws(() => resolveUploaderOptions({ proxy: true } as never), /proxy/)
   })
 
   it('rejects unknown keys with a hint, and reports every problem at once', () => {

@@ -1,0 +1,93 @@
+/**
+ * A small HTTP proxy for tests, on 127.0.0.1 and a free port, that counts what passed:
+ * - `CONNECT host:port` opens a tunnel (how https goes through a proxy; TLS stays end to end) and
+ *   records the target and the bytes sent up the tunnel;
+ * - an absolute-URL request (`GET http://host/path`, how plain http goes through a proxy) is
+ *   forwarded and recorded with its method, URL and headers (the body is streamed, never kept).
+ */
+import http from 'node:http'
+import net, { type AddressInfo } from 'node:net'
+
+export interface ProxiedTunnel {
+  readonly target: string
+  bytesUp: number
+}
+
+export interface ProxiedRequest {
+  readonly method: string
+  readonly url: string
+  readonly headers: http.IncomingHttpHeaders
+  status?: number
+}
+
+export interface ForwardProxy {
+  /** `http://127.0.0.1:PORT` */
+  readonly url: string
+  readonly tunnels: ProxiedTunnel[]
+  readonly requests: ProxiedRequest[]
+  stop(): Promise<void>
+}
+
+export async function startForwardProxy(): Promise<ForwardProxy> {
+  const tunnels: ProxiedTunnel[] = []
+  const requests: ProxiedRequest[] = []
+  const sockets = new Set<net.Socket>()
+  const server = http.createServer((req, res) => {
+    const record: ProxiedRequest = { method: req.method ?? '', url: req.url ?? '', headers: { ...req.headers } }
+    requests.push(record)
+    let target: URL
+    try {
+      target = new URL(req.url ?? '')
+    } catch {
+      return void res.writeHead(400).end('absolute URL expected')
+    }
+    const headers = { ...req.headers }
+    delete headers['proxy-connection']
+    delete headers['proxy-authorization']
+    const upstream = http.request(
+      { host: target.hostname, port: target.port, method: req.method, path: `${target.pathname}${target.search}`, headers },
+      (answer) => {
+        record.status = answer.statusCode
+        res.writeHead(answer.statusCode ?? 502, answer.headers)
+        answer.pipe(res)
+      },
+    )
+    upstream.on('error', () => res.destroy())
+    req.pipe(upstream)
+  })
+  server.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
+    const tunnel: ProxiedTunnel = { target: req.url ?? '', bytesUp: head.length }
+    tunnels.push(tunnel)
+    const [host, port] = (req.url ?? '').split(':')
+    const upstream = net.connect(Number(port), host, () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n')
+      if (head.length > 0) upstream.write(head)
+      client.on('data', (chunk: Buffer) => void (tunnel.bytesUp += chunk.length))
+      client.pipe(upstream).pipe(client)
+    })
+    for (const socket of [client, upstream]) {
+      sockets.add(socket)
+      socket.on('close', () => sockets.delete(socket))
+      socket.on('error', () => {
+        client.destroy()
+        upstream.destroy()
+      })
+    }
+  })
+  server.on('connection', (socket) => {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    tunnels,
+    requests,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy()
+        server.close(() => resolve())
+      }),
+  }
+}
