@@ -33,6 +33,12 @@ export interface PushRouterOptions {
   progressIntervalMs?: number
   /** How many blobs of one push upload at once (1–8). Default 2. */
   uploadConcurrency?: number
+  /**
+   * Shuts the router down when it fires: running requests are cancelled (their registry upload
+   * sessions closed) and answer `SHUTTING_DOWN`; later requests get 503. The standalone server fires
+   * it when the shutdown grace period has passed. Default: none.
+   */
+  signal?: AbortSignal
 }
 
 /** Options after defaults: what the handler uses at request time. */
@@ -45,6 +51,7 @@ export interface ResolvedOptions {
   readonly logger: Logger | undefined
   readonly progressIntervalMs: number
   readonly uploadConcurrency: number
+  readonly signal: AbortSignal | undefined
 }
 
 /** A duck-type check that keeps the caller's object (Joi.object().keys() would clone it). */
@@ -79,8 +86,9 @@ const schema = Joi.object<PushRouterOptions>({
   logger: implementing('Logger', [], ['debug', 'info', 'warn', 'error']),
   progressIntervalMs: Joi.number().integer().min(10).max(10_000),
   uploadConcurrency: Joi.number().integer().min(1).max(8),
+  signal: Joi.any().custom((value: unknown, helpers) => (value instanceof AbortSignal ? value : helpers.message({ custom: '{{#label}} must be an AbortSignal' }))),
 })
-  .messages({ 'object.unknown': '{{#label}} is not an option (known options: storage, uploader, defaultRegistry, credentials, allowRequestCredentials, ca, logger, progressIntervalMs, uploadConcurrency)' })
+  .messages({ 'object.unknown': '{{#label}} is not an option (known options: storage, uploader, defaultRegistry, credentials, allowRequestCredentials, ca, logger, progressIntervalMs, uploadConcurrency, signal)' })
 
 /** Validate and resolve the options; throws one `TypeError` naming every problem. */
 export function resolveOptions(options: PushRouterOptions = {}): ResolvedOptions {
@@ -96,5 +104,6 @@ export function resolveOptions(options: PushRouterOptions = {}): ResolvedOptions
     logger: options.logger,
     progressIntervalMs: options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS,
     uploadConcurrency: options.uploadConcurrency ?? DEFAULT_UPLOAD_CONCURRENCY,
+    signal: options.signal,
   })
 }

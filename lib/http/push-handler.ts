@@ -1,18 +1,21 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
-import { ModelPushError, toModelPushError } from '../errors.js'
+import type { ServerResponse } from 'node:http'
+import { ModelPushError, ShuttingDownError, toModelPushError } from '../errors.js'
 import type { PushProgress } from '../model/types.js'
 import { parseModelName } from '../model/name.js'
 import { resolveOptions, type PushRouterOptions, type ResolvedOptions } from '../options.js'
 import { pushModel } from '../push/push-model.js'
+import { readJsonBody, type BodyRequest } from './json-body.js'
 import { NdjsonWriter } from './ndjson.js'
-import { readJsonBody, validatePushBody } from './push-request.js'
+import { validatePushBody } from './push-request.js'
+import { requestSignal } from './request-signal.js'
+import { errorBody, sendError, sendJson } from './send-error.js'
 
 /** The shape of an Express (4 or 5) request handler, without depending on Express's types. */
-export type PushRequestHandler = (req: IncomingMessage & { body?: unknown }, res: ServerResponse, next?: (error?: unknown) => void) => Promise<void>
+export type PushRequestHandler = (req: BodyRequest, res: ServerResponse, next?: (error?: unknown) => void) => Promise<void>
 
 /**
  * The `POST /api/push` handler on its own, for mounting on any path (`app.post('/x', pushHandler())`).
- * Options are validated here, once. Works with or without `express.json()` in front of it.
+ * Options are validated here, once. Works with or without a body parser in front of it.
  */
 export function pushHandler(options: PushRouterOptions = {}): PushRequestHandler {
   const resolved = resolveOptions(options)
@@ -20,20 +23,27 @@ export function pushHandler(options: PushRouterOptions = {}): PushRequestHandler
 }
 
 /** Internal: the handler body, shared by `pushHandler` and `createPushRouter`. */
-export async function handlePush(options: ResolvedOptions, req: IncomingMessage & { body?: unknown }, res: ServerResponse): Promise<void> {
-  // Cancel the push when the client goes away before the response is finished.
-  const controller = new AbortController()
-  const onClose = () => {
-    if (!res.writableFinished) controller.abort()
-  }
-  res.on('close', onClose)
+export async function handlePush(options: ResolvedOptions, req: BodyRequest, res: ServerResponse): Promise<void> {
+  let cancel: ReturnType<typeof requestSignal> | undefined
   let events: AsyncGenerator<PushProgress, void, undefined> | undefined
+  // A cancelled push reports why: a shutdown is worth a line, a client that left is not.
+  const outcome = (error: unknown) => (cancel?.shuttingDown() ? new ShuttingDownError() : toModelPushError(error))
   try {
-    const request = validatePushBody(await readJsonBody(req), options.allowRequestCredentials)
-    const name = parseModelName(request.model, { defaultRegistry: options.defaultRegistry })
+    cancel = requestSignal(res, options.signal)
+    let request
+    let name
+    try {
+      request = validatePushBody(await readJsonBody(req), options.allowRequestCredentials)
+      name = parseModelName(request.model, { defaultRegistry: options.defaultRegistry })
+    } catch (error) {
+      // pushModel logs what fails inside it; a refused request is logged here.
+      const failure = toModelPushError(error)
+      options.logger?.info?.('push refused', { code: failure.code, status: failure.status, reason: failure.message })
+      throw failure
+    }
     const credentials = request.credentials ?? (await options.credentials?.(name.host))
     events = pushModel(name, options, {
-      signal: controller.signal,
+      signal: cancel.signal,
       insecure: request.insecure,
       credentials,
       progressIntervalMs: options.progressIntervalMs,
@@ -56,28 +66,19 @@ export async function handlePush(options: ResolvedOptions, req: IncomingMessage 
       }
     } catch (error) {
       // After the first byte the status is spent: the error becomes the last line.
-      const failure = toModelPushError(error)
-      if (failure.code !== 'ABORTED') await writer.write({ error: failure.message })
+      const failure = outcome(error)
+      if (failure.code !== 'ABORTED') await writer.write(errorBody(failure))
     }
     writer.end()
   } catch (error) {
-    const failure = toModelPushError(error)
+    const failure = outcome(error)
     if (failure.code === 'ABORTED' || res.destroyed) return
     if (failure.code === 'INTERNAL') options.logger?.error?.('push failed unexpectedly', { error: describe(failure.cause) })
-    if (!res.headersSent) sendJson(res, failure.status, { error: failure.message })
-    else res.end()
+    sendError(res, failure)
   } finally {
-    res.off('close', onClose)
+    cancel?.dispose()
     await events?.return()
   }
-}
-
-function sendJson(res: ServerResponse, status: number, body: object): void {
-  const text = JSON.stringify(body)
-  res.statusCode = status
-  res.setHeader('Content-Type', 'application/json; charset=utf-8')
-  res.setHeader('Content-Length', Buffer.byteLength(text))
-  res.end(text)
 }
 
 /** Only the error class name and code of an unexpected error: its message might hold anything. */
