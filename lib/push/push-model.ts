@@ -79,7 +79,7 @@ export async function* pushModel(
     const blobs = uniqueBlobs(manifest)
     await checkLocalBlobs(storage, blobs, signal)
     await uploader.prepare?.(target, { signal })
-    logger?.info?.('push started', { ...fields, blobs: blobs.length })
+    logger?.debug?.('push started', { ...fields, blobs: blobs.length })
 
     yield { status: 'retrieving manifest' }
 
