@@ -9,7 +9,7 @@ export { pushModel, type PushDependencies, type PushOptions } from './push/push-
 
 // Names, contracts and the shipped implementations.
 export type * from './model/types.js'
-export { parseModelName, formatModelName, displayModelName, type ParseModelNameOptions } from './model/name.js'
+export { parseModelName, formatModelName, displayModelName, repositoryOf, sameModelName, type ParseModelNameOptions } from './model/name.js'
 export type { StorageAdapter, OpenBlobOptions, WriteBlobOptions } from './storage/adapter.js'
 export type { RegistryUploader, RegistryTarget, BlobOpener, UploadBlobOptions, ManifestPayload } from './registry/uploader.js'
 export { FilesystemStorage, type FilesystemStorageOptions } from './storage/filesystem.js'

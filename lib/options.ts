@@ -13,32 +13,32 @@ import { DEFAULT_PROGRESS_INTERVAL_MS, DEFAULT_UPLOAD_CONCURRENCY } from './push
  */
 export interface PushRouterOptions {
   /** Where local models live. Default: `new FilesystemStorage()` (`$OLLAMA_MODELS` or `~/.ollama/models`). */
-  storage?: StorageAdapter
+  storage?: StorageAdapter | undefined
   /** How blobs and manifests reach registries. Default: `new OciRegistryUploader({ ca, logger })`. */
-  uploader?: RegistryUploader
+  uploader?: RegistryUploader | undefined
   /** Registry host for names without one (`host` or `host:port`). Default `registry.ollama.ai`. */
-  defaultRegistry?: string
+  defaultRegistry?: string | undefined
   /**
    * Host-configured secrets: called with the registry host (`host[:port]`) of each push; return the
    * credentials to use, or `undefined` for none. Request-body credentials, when allowed and given, win.
    */
   credentials?: (host: string) => Credentials | undefined | Promise<Credentials | undefined>
   /** Accept `username`/`password` in the request body. Default `true`. */
-  allowRequestCredentials?: boolean
+  allowRequestCredentials?: boolean | undefined
   /** Extra CA certificates (PEM) the default uploader trusts besides the system ones. Ignored with a custom `uploader`. */
-  ca?: string | Buffer | Array<string | Buffer>
+  ca?: string | Buffer | Array<string | Buffer> | undefined
   /** Receives a line per push (start, finish, failure). Never receives credentials. Default: none. */
-  logger?: Logger
+  logger?: Logger | undefined
   /** Least time between two byte-progress lines of one blob, in ms (10–10000). Default 50. */
-  progressIntervalMs?: number
+  progressIntervalMs?: number | undefined
   /** How many blobs of one push upload at once (1–8). Default 2. */
-  uploadConcurrency?: number
+  uploadConcurrency?: number | undefined
   /**
    * Shuts the router down when it fires: running requests are cancelled (their registry upload
    * sessions closed) and answer `SHUTTING_DOWN`; later requests get 503. The standalone server fires
    * it when the shutdown grace period has passed. Default: none.
    */
-  signal?: AbortSignal
+  signal?: AbortSignal | undefined
 }
 
 /** Options after defaults: what the handler uses at request time. */

@@ -8,23 +8,23 @@ export interface OciRegistryUploaderOptions {
    * Extra CA certificates (PEM) to trust besides Node's bundled root store, for registries and token
    * realms served over https. Default: none.
    */
-  ca?: string | Buffer | ReadonlyArray<string | Buffer>
+  ca?: string | Buffer | ReadonlyArray<string | Buffer> | undefined
   /** Receives request-level debug lines and restart warnings. URLs are redacted; never credentials or tokens. Default: none. */
-  logger?: Logger
+  logger?: Logger | undefined
   /** `User-Agent` of every request. Default `express-model-push/<version>`. */
-  userAgent?: string
+  userAgent?: string | undefined
   /**
    * How long the registry may stay silent, in ms: the time to an answer for requests without a body,
    * and, while a blob streams, the longest stretch without progress (sending, or the answer once sent).
    * Default 60 000.
    */
-  timeoutMs?: number
+  timeoutMs?: number | undefined
   /** How many times a failed step (network error, 5xx, 429) is retried; a blob restarts from POST each time. Default 3. */
-  retries?: number
+  retries?: number | undefined
   /** First retry delay in ms, doubled on each retry (with jitter, at most 10 s; `Retry-After` wins when larger). Default 250. */
-  retryDelayMs?: number
+  retryDelayMs?: number | undefined
   /** Most concurrent connections per registry origin. Default 16. */
-  maxSockets?: number
+  maxSockets?: number | undefined
 }
 
 /** Options after defaults. */

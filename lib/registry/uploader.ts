@@ -18,7 +18,7 @@ export interface RegistryTarget {
  * `reuseBuffers`: the uploader writes each chunk straight out (honouring backpressure) and keeps no
  * reference to it, so the storage may reuse its read buffers (see `OpenBlobOptions.reuseBuffers`).
  */
-export type BlobOpener = (start: number, options?: { reuseBuffers?: boolean }) => Promise<Readable>
+export type BlobOpener = (start: number, options?: { reuseBuffers?: boolean | undefined }) => Promise<Readable>
 
 export interface UploadBlobOptions extends OperationOptions {
   /**
@@ -26,7 +26,7 @@ export interface UploadBlobOptions extends OperationOptions {
    * restarts from the beginning, it is first called once with a negative delta that takes back what
    * the failed attempt reported, so the running sum is always the bytes the current attempt has sent.
    */
-  onBytes?: (bytes: number) => void
+  onBytes?: ((bytes: number) => void) | undefined
 }
 
 /** A manifest to put: exact bytes and the media type to send them with. */
