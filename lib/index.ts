@@ -3,6 +3,9 @@
 // The Express surface and the framework-free core.
 export { createPushRouter } from './http/router.js'
 export { pushHandler, type PushRequestHandler } from './http/push-handler.js'
+export { bodyParserErrorHandler } from './http/parser-errors.js'
+export type { ModelApiRouter } from './http/mountable.js'
+export type { ErrorBody } from './http/send-error.js'
 export type { PushRequestBody } from './http/push-request.js'
 export type { PushRouterOptions } from './options.js'
 export { pushModel, type PushDependencies, type PushOptions } from './push/push-model.js'

@@ -26,9 +26,9 @@ export function killSpawned(): void {
   for (const child of live) child.kill('SIGKILL')
 }
 
-export function spawnProcess(command: string, args: readonly string[], env: Record<string, string>): ServerProcess {
+export function spawnProcess(command: string, args: readonly string[], env: Record<string, string>, cwd = PACKAGE_ROOT): ServerProcess {
   const child = spawn(command, args, {
-    cwd: PACKAGE_ROOT,
+    cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
