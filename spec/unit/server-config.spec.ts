@@ -55,7 +55,7 @@ describe('lineLogger', () => {
     const lines: string[] = []
     const logger = lineLogger('info', (line) => lines.push(line))
     assert.equal(logger.debug, undefined)
-    logger.debug?.('registry request', { url: 'x' })
+    ;(logger as { debug?: (m: string) => void }).debug?.('registry request')
     logger.info?.('push finished', { model: 'h/ns/m:t', ms: 12, note: 'two words', nested: { a: 1 }, gone: undefined })
     logger.error?.('boom')
     assert.equal(lines.length, 2)
