@@ -4,7 +4,7 @@ import { bodyParserErrorHandler, MemoryStorage, OciRegistryUploader, pushHandler
 const storage = new MemoryStorage()
 const app = express()
 // The handler alone, on a path of your own; the error handler answers body-parser failures there.
-app.post('/models/push', express.json(), pushHandler({ storage }))
+app.post('/models/push', express.json(), pushHandler({ storage, defaultRegistry: process.env.DEFAULT_REGISTRY }))
 app.use('/models', bodyParserErrorHandler)
 
 // The framework-free core: an async iterable of Ollama's progress lines.
