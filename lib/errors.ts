@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   REGISTRY_UNREACHABLE: 502,
   REGISTRY_FAILED: 502,
   ABORTED: 499,
+  SHUTTING_DOWN: 503,
   INTERNAL: 500,
 } as const satisfies Record<string, number>
 
@@ -39,10 +40,16 @@ export class ModelPushError extends Error {
   }
 }
 
-/** The request body is malformed: not JSON, wrong types, a missing model. */
+/**
+ * The request body is malformed: not JSON, wrong types, a missing model. `status` is 400 unless a
+ * body parser said otherwise (413 too large, 415 unsupported charset or encoding).
+ */
 export class InvalidRequestError extends ModelPushError {
-  constructor(message: string) {
-    super('INVALID_REQUEST', message, 'request')
+  constructor(message: string, options?: { status?: number | undefined; cause?: unknown }) {
+    super('INVALID_REQUEST', message, 'request', {
+      cause: options?.cause,
+      ...(options?.status === undefined ? {} : { status: options.status }),
+    })
   }
 }
 
@@ -102,6 +109,13 @@ export class BlobTooLargeError extends ModelPushError {
 export class AbortError extends ModelPushError {
   constructor(message = 'push aborted') {
     super('ABORTED', message, 'request')
+  }
+}
+
+/** The server is shutting down: the request was refused, or cancelled after the grace period. */
+export class ShuttingDownError extends ModelPushError {
+  constructor() {
+    super('SHUTTING_DOWN', 'the server is shutting down', 'internal')
   }
 }
 

@@ -3,6 +3,9 @@
 // The Express surface and the framework-free core.
 export { createPushRouter } from './http/router.js'
 export { pushHandler, type PushRequestHandler } from './http/push-handler.js'
+export { bodyParserErrorHandler } from './http/parser-errors.js'
+export type { ModelApiRouter } from './http/mountable.js'
+export type { ErrorBody } from './http/send-error.js'
 export type { PushRequestBody } from './http/push-request.js'
 export type { PushRouterOptions, ModelRouterOptions } from './options.js'
 export { createModelRouter } from './http/model-router.js'
@@ -23,7 +26,7 @@ export { showModel, type ShowResponse, type ShowOptions } from './model/show.js'
 
 // Names, contracts and the shipped implementations.
 export type * from './model/types.js'
-export { parseModelName, formatModelName, displayModelName, type ParseModelNameOptions } from './model/name.js'
+export { parseModelName, formatModelName, displayModelName, repositoryOf, sameModelName, type ParseModelNameOptions } from './model/name.js'
 export type { StorageAdapter, OpenBlobOptions, WriteBlobOptions } from './storage/adapter.js'
 export type { RegistryUploader, RegistryPush, RegistryTarget, BlobOpener, UploadBlobOptions, ManifestPayload } from './registry/uploader.js'
 export { FilesystemStorage, type FilesystemStorageOptions } from './storage/filesystem.js'

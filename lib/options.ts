@@ -13,31 +13,37 @@ import { DEFAULT_PROGRESS_INTERVAL_MS, DEFAULT_UPLOAD_CONCURRENCY } from './push
  */
 export interface PushRouterOptions {
   /** Where local models live. Default: `new FilesystemStorage()` (`$OLLAMA_MODELS` or `~/.ollama/models`). */
-  storage?: StorageAdapter
+  storage?: StorageAdapter | undefined
   /** How blobs and manifests reach registries. Default: `new OciRegistryUploader({ ca, logger, proxy })`. */
-  uploader?: RegistryUploader
+  uploader?: RegistryUploader | undefined
   /**
    * Proxy for the default uploader: a URL, or `false` for none. Default: the server process's
    * `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY`. Ignored with a custom `uploader`.
    */
-  proxy?: string | false
+  proxy?: string | false | undefined
   /** Registry host for names without one (`host` or `host:port`). Default `registry.ollama.ai`. */
-  defaultRegistry?: string
+  defaultRegistry?: string | undefined
   /**
    * Host-configured secrets: called with the registry host (`host[:port]`) of each push; return the
    * credentials to use, or `undefined` for none. Request-body credentials, when allowed and given, win.
    */
   credentials?: (host: string) => Credentials | undefined | Promise<Credentials | undefined>
   /** Accept `username`/`password` in the request body. Default `true`. */
-  allowRequestCredentials?: boolean
+  allowRequestCredentials?: boolean | undefined
   /** Extra CA certificates (PEM) the default uploader trusts besides the system ones. Ignored with a custom `uploader`. */
-  ca?: string | Buffer | Array<string | Buffer>
+  ca?: string | Buffer | Array<string | Buffer> | undefined
   /** Receives a line per push (start, finish, failure). Never receives credentials. Default: none. */
-  logger?: Logger
+  logger?: Logger | undefined
   /** Least time between two byte-progress lines of one blob, in ms (10–10000). Default 50. */
-  progressIntervalMs?: number
+  progressIntervalMs?: number | undefined
   /** How many blobs of one push upload at once (1–8). Default 2. */
-  uploadConcurrency?: number
+  uploadConcurrency?: number | undefined
+  /**
+   * Shuts the router down when it fires: running requests are cancelled (their registry upload
+   * sessions closed) and answer `SHUTTING_DOWN`; later requests get 503. The standalone server fires
+   * it when the shutdown grace period has passed. Default: none.
+   */
+  signal?: AbortSignal | undefined
 }
 
 /**
@@ -49,7 +55,7 @@ export interface ModelRouterOptions extends PushRouterOptions {
    * Largest blob `POST /api/blobs/:digest` accepts, in bytes; a larger upload is answered 413 and
    * nothing is stored. Default: no limit (as Ollama).
    */
-  maxBlobBytes?: number
+  maxBlobBytes?: number | undefined
 }
 
 /** Options after defaults: what the handler uses at request time. */
@@ -64,6 +70,7 @@ export interface ResolvedOptions {
   readonly uploadConcurrency: number
   /** Largest blob accepted by ingest, in bytes; `undefined` for no limit. */
   readonly maxBlobBytes: number | undefined
+  readonly signal: AbortSignal | undefined
 }
 
 /** A duck-type check that keeps the caller's object (Joi.object().keys() would clone it). */
@@ -99,8 +106,9 @@ const schema = Joi.object<ModelRouterOptions>({
   progressIntervalMs: Joi.number().integer().min(10).max(10_000),
   uploadConcurrency: Joi.number().integer().min(1).max(8),
   proxy: Joi.alternatives().try(Joi.valid(false), Joi.string().uri({ scheme: ['http', 'https'] })),
+  signal: Joi.any().custom((value: unknown, helpers) => (value instanceof AbortSignal ? value : helpers.message({ custom: '{{#label}} must be an AbortSignal' }))),
 })
-const KNOWN = 'storage, uploader, defaultRegistry, credentials, allowRequestCredentials, ca, logger, progressIntervalMs, uploadConcurrency, proxy'
+const KNOWN = 'storage, uploader, defaultRegistry, credentials, allowRequestCredentials, ca, logger, progressIntervalMs, uploadConcurrency, proxy, signal'
 const pushSchema = schema.messages({ 'object.unknown': `{{#label}} is not an option (known options: ${KNOWN})` })
 // The model router takes the push options plus the ingest limits.
 const modelSchema = schema
@@ -125,5 +133,6 @@ export function resolveOptions(options: ModelRouterOptions = {}, kind: 'push' | 
     progressIntervalMs: options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS,
     uploadConcurrency: options.uploadConcurrency ?? DEFAULT_UPLOAD_CONCURRENCY,
     maxBlobBytes: options.maxBlobBytes,
+    signal: options.signal,
   })
 }

@@ -1,28 +1,49 @@
-// Standalone server: `npm start`. Serves POST /api/push from the embedded default store
-// (FilesystemStorage at $OLLAMA_MODELS or ~/.ollama/models) on $HOST:$PORT (127.0.0.1:11434).
-import express from 'express'
-import { createPushRouter } from './http/router.js'
-import type { Logger } from './model/types.js'
-import { FilesystemStorage } from './storage/filesystem.js'
+#!/usr/bin/env node
+// The standalone server: `npx express-model-push`, `npm start`. Serves the router from the embedded
+// default store, configured by environment variables only (see --help and lib/server/config.ts).
+import { stat } from 'node:fs/promises'
+import { helpText, readServerConfig } from './server/config.js'
+import { lineLogger } from './server/logger.js'
+import { startServer, ServerStartError } from './server/serve.js'
 
-const port = Number(process.env.PORT ?? 11434)
-const host = process.env.HOST ?? '127.0.0.1'
-const line = (level: string) => (message: string, fields?: Record<string, unknown>) =>
-  process.stderr.write(`${new Date().toISOString()} ${level} ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}\n`)
-const logger: Logger = { info: line('info'), warn: line('warn'), error: line('error') }
+async function main(args: readonly string[]): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(helpText())
+    return 0
+  }
+  if (args.length > 0) {
+    process.stderr.write(`express-model-push: unknown argument ${JSON.stringify(args[0])}; it is configured by environment variables (--help)\n`)
+    return 2
+  }
+  const config = readServerConfig(process.env)
+  const logger = lineLogger(config.logLevel, (line) => process.stderr.write(line))
+  const models = await stat(config.models).catch(() => undefined)
+  if (!models?.isDirectory()) {
+    logger.warn?.('models directory does not exist; every push will answer "not found" (set OLLAMA_MODELS)', { models: config.models })
+  }
+  const server = await startServer(config, logger)
+  logger.info?.(`listening on ${server.url}`, { models: config.models, pid: process.pid })
+  const stop = (signal: NodeJS.Signals) => {
+    server.shutdown(signal).then(
+      () => {
+        logger.info?.('stopped')
+        process.exit(0)
+      },
+      () => process.exit(1),
+    )
+  }
+  process.once('SIGTERM', stop)
+  process.once('SIGINT', stop)
+  return -1 // keep running
+}
 
-const storage = new FilesystemStorage()
-const app = express()
-app.disable('x-powered-by')
-app.get('/', (_req, res) => {
-  res.type('text/plain').send('express-model-push is running')
-})
-app.use(createPushRouter({ storage, logger }))
-const server = app.listen(port, host, () => {
-  const address = server.address()
-  const where = typeof address === 'object' && address ? `${address.address}:${address.port}` : String(address)
-  logger.info?.(`listening on http://${where}`, { models: storage.root })
-})
-const stop = () => server.close(() => process.exit(0))
-process.on('SIGINT', stop)
-process.on('SIGTERM', stop)
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code
+  },
+  (error: unknown) => {
+    const message = error instanceof ServerStartError || error instanceof TypeError ? error.message : String(error)
+    process.stderr.write(`express-model-push: ${message}\n`)
+    process.exitCode = 1
+  },
+)

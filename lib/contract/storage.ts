@@ -40,16 +40,16 @@ export interface StorageContractSubject {
    * the adapter lacks `writeBlob` or `writeManifest`; when given, it is used even if they exist, so
    * the read methods are tested against data the adapter did not write itself.
    */
-  seed?: (model: StorageContractModel) => Promise<void>
+  seed?: ((model: StorageContractModel) => Promise<void>) | undefined
   /** Release what `setup` made (temp directories, buckets). Runs after every test, pass or fail. */
-  teardown?: () => Promise<void>
+  teardown?: (() => Promise<void>) | undefined
 }
 
 export interface StorageContractOptions {
   /** The adapter finds names whatever their ASCII case, as Ollama does. Default `true`. */
-  caseInsensitiveNames?: boolean
+  caseInsensitiveNames?: boolean | undefined
   /** Size of the large layer used to check streaming and offsets, in bytes. Default 3 MiB + 17. */
-  largeBlobSize?: number
+  largeBlobSize?: number | undefined
 }
 
 const OLLAMA_MODEL = 'application/vnd.ollama.image.model'
@@ -78,7 +78,7 @@ function pattern(size: number, seed: number): Buffer {
  * A model whose manifest is valid but deliberately not in canonical form (indentation, key order,
  * an extra field, CRLF line ends), so that any re-serialisation breaks the byte-exact checks.
  */
-export function contractModel(modelName: ModelName, options: { largeBlobSize?: number; seed?: number } = {}): StorageContractModel {
+export function contractModel(modelName: ModelName, options: { largeBlobSize?: number | undefined; seed?: number | undefined } = {}): StorageContractModel {
   const seed = options.seed ?? 1
   const weights = pattern(options.largeBlobSize ?? 3 * 1024 * 1024 + 17, seed)
   const template = Buffer.from(`{{ .System }} {{ .Prompt }} #${seed}`)

@@ -48,14 +48,14 @@ export interface UploaderContractSubject {
   target: RegistryTarget
   readBack: UploaderReadBack
   /** Release what `setup` made (the uploader's connections, a repository). Runs after every test, pass or fail. */
-  teardown?: () => Promise<void>
+  teardown?: (() => Promise<void>) | undefined
 }
 
 export interface UploaderContractOptions {
   /** Size of the large blob used to check streaming, in bytes. Default 3 MiB + 17. */
-  largeBlobSize?: number
+  largeBlobSize?: number | undefined
   /** Per-test timeout in ms. Default 60 000. */
-  timeoutMs?: number
+  timeoutMs?: number | undefined
 }
 
 const OLLAMA_MODEL = 'application/vnd.ollama.image.model'

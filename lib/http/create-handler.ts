@@ -1,9 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { ShuttingDownError, toModelPushError } from '../errors.js'
 import { createModel } from '../create/create-model.js'
 import { validateCreateBody } from '../create/create-request.js'
 import type { PushProgress } from '../model/types.js'
 import { resolveOptions, type PushRouterOptions, type ResolvedOptions } from '../options.js'
-import { abortOnClose, respondWithProgress } from './progress-response.js'
+import { respondWithProgress } from './progress-response.js'
+import { requestSignal, type RequestSignal } from './request-signal.js'
 import { readJsonBody } from './push-request.js'
 import { closeIfBodyUnread } from './unread-body.js'
 import { sendFailure, type ModelRequestHandler } from './respond.js'
@@ -22,17 +24,20 @@ export function createHandler(options: PushRouterOptions = {}): ModelRequestHand
 
 /** Internal: the handler body, shared by `createHandler` and `createModelRouter`. */
 export async function handleCreate(options: ResolvedOptions, req: IncomingMessage & { body?: unknown }, res: ServerResponse): Promise<void> {
-  const { signal, release } = abortOnClose(res)
+  let cancel: RequestSignal | undefined
   let events: AsyncGenerator<PushProgress, void, undefined> | undefined
   try {
+    cancel = requestSignal(res, options.signal)
+    const signal = cancel.signal
     const request = validateCreateBody(await readJsonBody(req, MAX_CREATE_BODY_BYTES), options.defaultRegistry)
     events = createModel(request, { storage: options.storage, defaultRegistry: options.defaultRegistry }, { signal })
-    await respondWithProgress(res, events, request.stream)
+    const shutdown = cancel
+    await respondWithProgress(res, events, request.stream, (error) => (shutdown.shuttingDown() ? new ShuttingDownError() : toModelPushError(error)))
   } catch (error) {
     closeIfBodyUnread(req, res)
-    sendFailure(res, error, options.logger, 'create')
+    sendFailure(res, cancel?.shuttingDown() ? new ShuttingDownError() : error, options.logger, 'create')
   } finally {
-    release()
+    cancel?.dispose()
     await events?.return()
   }
 }

@@ -7,14 +7,15 @@ import { handleDelete } from './delete-handler.js'
 import { rootHandler, versionHandler } from './info-handler.js'
 import { handlePush } from './push-handler.js'
 import { handleShow } from './show-handler.js'
+import { mountable, type ModelApiRouter } from './mountable.js'
 import { handleTags } from './tags-handler.js'
 
 /**
  * An Express router serving Ollama's model-management API: push, blob upload and check, create,
  * show, copy, delete, list (tags), version and the root probe. Mount it at the root of an app (or under a
- * prefix). Options are `createPushRouter`'s plus the ingest limits, validated once, here.
+ * prefix). Body parsers mounted before it cannot break it (see `mountable`). Options are `createPushRouter`'s plus the ingest limits, validated once, here.
  */
-export function createModelRouter(options: ModelRouterOptions = {}): Router {
+export function createModelRouter(options: ModelRouterOptions = {}): ModelApiRouter {
   const resolved = resolveOptions(options, 'model')
   const router = Router()
   const root = rootHandler()
@@ -30,5 +31,5 @@ export function createModelRouter(options: ModelRouterOptions = {}): Router {
   router.delete('/api/delete', (req, res) => handleDelete(resolved, req, res))
   router.get('/api/tags', (req, res) => handleTags(resolved, req, res))
   router.head('/api/tags', (req, res) => handleTags(resolved, req, res))
-  return router
+  return mountable(router, ['/', '/api/version', '/api/push', '/api/blobs/:digest', '/api/create', '/api/show', '/api/copy', '/api/delete', '/api/tags'])
 }

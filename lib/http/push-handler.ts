@@ -1,19 +1,22 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { ServerResponse } from 'node:http'
+import { ShuttingDownError, toModelPushError } from '../errors.js'
 import type { PushProgress } from '../model/types.js'
 import { parseModelName } from '../model/name.js'
 import { resolveOptions, type PushRouterOptions, type ResolvedOptions } from '../options.js'
 import { pushModel } from '../push/push-model.js'
-import { abortOnClose, respondWithProgress } from './progress-response.js'
-import { readJsonBody, validatePushBody } from './push-request.js'
-import { closeIfBodyUnread } from './unread-body.js'
+import { readJsonBody, type BodyRequest } from './json-body.js'
+import { respondWithProgress } from './progress-response.js'
+import { validatePushBody } from './push-request.js'
+import { requestSignal, type RequestSignal } from './request-signal.js'
 import { sendFailure } from './respond.js'
+import { closeIfBodyUnread } from './unread-body.js'
 
 /** The shape of an Express (4 or 5) request handler, without depending on Express's types. */
-export type PushRequestHandler = (req: IncomingMessage & { body?: unknown }, res: ServerResponse, next?: (error?: unknown) => void) => Promise<void>
+export type PushRequestHandler = (req: BodyRequest, res: ServerResponse, next?: (error?: unknown) => void) => Promise<void>
 
 /**
  * The `POST /api/push` handler on its own, for mounting on any path (`app.post('/x', pushHandler())`).
- * Options are validated here, once. Works with or without `express.json()` in front of it.
+ * Options are validated here, once. Works with or without a body parser in front of it.
  */
 export function pushHandler(options: PushRouterOptions = {}): PushRequestHandler {
   const resolved = resolveOptions(options)
@@ -21,28 +24,39 @@ export function pushHandler(options: PushRouterOptions = {}): PushRequestHandler
 }
 
 /** Internal: the handler body, shared by `pushHandler` and `createPushRouter`. */
-export async function handlePush(options: ResolvedOptions, req: IncomingMessage & { body?: unknown }, res: ServerResponse): Promise<void> {
-  // Cancel the push when the client goes away before the response is finished.
-  const { signal, release } = abortOnClose(res)
+export async function handlePush(options: ResolvedOptions, req: BodyRequest, res: ServerResponse): Promise<void> {
+  let cancel: RequestSignal | undefined
   let events: AsyncGenerator<PushProgress, void, undefined> | undefined
+  // A cancelled push reports why: a shutdown is worth a line, a client that left is not.
+  const outcome = (error: unknown) => (cancel?.shuttingDown() ? new ShuttingDownError() : toModelPushError(error))
   try {
-    const request = validatePushBody(await readJsonBody(req), options.allowRequestCredentials)
-    const name = parseModelName(request.model, { defaultRegistry: options.defaultRegistry })
+    cancel = requestSignal(res, options.signal)
+    let request
+    let name
+    try {
+      request = validatePushBody(await readJsonBody(req), options.allowRequestCredentials)
+      name = parseModelName(request.model, { defaultRegistry: options.defaultRegistry })
+    } catch (error) {
+      // pushModel logs what fails inside it; a refused request is logged here.
+      const failure = toModelPushError(error)
+      options.logger?.info?.('push refused', { code: failure.code, status: failure.status, reason: failure.message })
+      throw failure
+    }
     const credentials = request.credentials ?? (await options.credentials?.(name.host))
     events = pushModel(name, options, {
-      signal,
+      signal: cancel.signal,
       insecure: request.insecure,
       credentials,
       progressIntervalMs: options.progressIntervalMs,
       uploadConcurrency: options.uploadConcurrency,
     })
     // pushModel runs every cheap check before its first event: failures there are real statuses.
-    await respondWithProgress(res, events, request.stream)
+    await respondWithProgress(res, events, request.stream, outcome)
   } catch (error) {
     closeIfBodyUnread(req, res)
-    sendFailure(res, error, options.logger, 'push')
+    sendFailure(res, outcome(error), options.logger, 'push')
   } finally {
-    release()
+    cancel?.dispose()
     await events?.return()
   }
 }

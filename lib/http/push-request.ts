@@ -1,17 +1,16 @@
-import type { IncomingMessage } from 'node:http'
 import Joi from 'joi'
 import { InvalidRequestError } from '../errors.js'
 import type { Credentials } from '../model/types.js'
 
 /** The body of `POST /api/push`, as Ollama defines it. */
 export interface PushRequestBody {
-  model?: string
+  model?: string | null | undefined
   /** Older name of `model`; the `ollama` npm client still sends it. */
-  name?: string
-  stream?: boolean
-  insecure?: boolean
-  username?: string
-  password?: string
+  name?: string | null | undefined
+  stream?: boolean | null | undefined
+  insecure?: boolean | null | undefined
+  username?: string | null | undefined
+  password?: string | null | undefined
 }
 
 /** A validated request. */
@@ -22,17 +21,15 @@ export interface PushRequest {
   credentials: Credentials | undefined
 }
 
-/** Bodies are a few hundred bytes; anything far larger is refused unread. */
-const MAX_BODY_BYTES = 64 * 1024
-
-// Like Ollama (Go's encoding/json), unknown fields are ignored; known ones must have the right type.
+// Like Ollama (Go's encoding/json): unknown fields are ignored, `null` is the field not given (Go
+// leaves the zero value), and a known field of the wrong type is refused.
 const schema = Joi.object<PushRequestBody>({
-  model: Joi.string().allow(''),
-  name: Joi.string().allow(''),
-  stream: Joi.boolean(),
-  insecure: Joi.boolean(),
-  username: Joi.string().allow(''),
-  password: Joi.string().allow(''),
+  model: Joi.string().allow('', null),
+  name: Joi.string().allow('', null),
+  stream: Joi.boolean().allow(null),
+  insecure: Joi.boolean().allow(null),
+  username: Joi.string().allow('', null),
+  password: Joi.string().allow('', null),
 }).unknown(true)
 
 /**
@@ -47,8 +44,8 @@ export function validatePushBody(body: unknown, allowRequestCredentials: boolean
   if (error) throw new InvalidRequestError(error.details.map((d) => d.message).join('; '))
   const model = value.model || value.name
   if (!model) throw new InvalidRequestError('model is required')
-  const hasUser = value.username !== undefined && value.username !== ''
-  const hasPassword = value.password !== undefined && value.password !== ''
+  const hasUser = typeof value.username === 'string' && value.username !== ''
+  const hasPassword = typeof value.password === 'string' && value.password !== ''
   if (hasUser !== hasPassword) throw new InvalidRequestError('username and password must be given together')
   if (hasUser && !allowRequestCredentials) {
     throw new InvalidRequestError('this server does not accept registry credentials in the request')
@@ -61,32 +58,5 @@ export function validatePushBody(body: unknown, allowRequestCredentials: boolean
   }
 }
 
-/**
- * The request's JSON body: the one a body parser already made, or read here (the handler is
- * mountable without `express.json()`), refusing more than `maxBytes` (default 64 KiB).
- */
-export async function readJsonBody(req: IncomingMessage & { body?: unknown }, maxBytes = MAX_BODY_BYTES): Promise<unknown> {
-  // A parser ran when it consumed the stream. Express 4's express.json() leaves `{}` and the stream
-  // unread for other content types: then read it here.
-  const parsed = req.body
-  const parserRan = parsed !== undefined && (req.readableEnded || !isEmptyObject(parsed))
-  if (parserRan) return parsed
-  const chunks: Buffer[] = []
-  let length = 0
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    length += chunk.length
-    if (length > maxBytes) throw new InvalidRequestError('request body is too large')
-    chunks.push(chunk)
-  }
-  const text = Buffer.concat(chunks).toString('utf8').trim()
-  if (text === '') throw new InvalidRequestError('missing request body')
-  try {
-    return JSON.parse(text) as unknown
-  } catch {
-    throw new InvalidRequestError('request body is not valid JSON')
-  }
-}
-
-function isEmptyObject(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 0
-}
+// The body reader is shared by every route; it lives in json-body.ts.
+export { readJsonBody } from './json-body.js'

@@ -1,23 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { ModelPushError, toModelPushError } from '../errors.js'
 import type { Logger } from '../model/types.js'
+import { sendError, sendJson } from './send-error.js'
 
 /**
  * The one way every handler answers with a single JSON body or an error, so the wire format of
- * answers (and of `{"error": ...}` bodies) is decided in one place.
+ * answers (and of `{"error", "code"}` bodies, see send-error.ts) is decided in one place.
  */
+export { sendJson }
 
 /** The shape of an Express (4 or 5) request handler, without depending on Express's types. */
 export type ModelRequestHandler = (req: IncomingMessage & { body?: unknown; params?: Record<string, string> }, res: ServerResponse, next?: (error?: unknown) => void) => Promise<void>
-
-/** Answer `status` with `body` as JSON. */
-export function sendJson(res: ServerResponse, status: number, body: object): void {
-  const text = JSON.stringify(body)
-  res.statusCode = status
-  res.setHeader('Content-Type', 'application/json; charset=utf-8')
-  res.setHeader('Content-Length', Buffer.byteLength(text))
-  res.end(text)
-}
 
 /** Answer `status` with no body (Ollama's copy, delete and blob uploads). */
 export function sendEmpty(res: ServerResponse, status: number): void {
@@ -27,7 +20,7 @@ export function sendEmpty(res: ServerResponse, status: number): void {
 }
 
 /**
- * Answer a failure known before the first byte: `{"error": message}` with the error's status. An
+ * Answer a failure known before the first byte: `{"error", "code"}` with the error's status. An
  * abort (client gone) is not answered; an unexpected error is logged by class and code only and
  * answered as `internal error`.
  */
@@ -35,8 +28,7 @@ export function sendFailure(res: ServerResponse, error: unknown, logger: Logger 
   const failure = toModelPushError(error)
   if (failure.code === 'ABORTED' || res.destroyed) return
   if (failure.code === 'INTERNAL') logger?.error?.(`${what} failed unexpectedly`, { error: describeError(failure.cause) })
-  if (!res.headersSent) sendJson(res, failure.status, { error: failure.message })
-  else res.end()
+  sendError(res, failure)
 }
 
 /** Only the error class name and code of an unexpected error: its message might hold anything. */

@@ -4,7 +4,7 @@ import { InvalidRequestError } from '../errors.js'
 import { parseName } from '../create/create-request.js'
 import { showModel } from '../model/show.js'
 import { resolveOptions, type PushRouterOptions, type ResolvedOptions } from '../options.js'
-import { abortOnClose } from './progress-response.js'
+import { requestSignal, type RequestSignal } from './request-signal.js'
 import { readJsonBody } from './push-request.js'
 import { closeIfBodyUnread } from './unread-body.js'
 import { sendFailure, sendJson, type ModelRequestHandler } from './respond.js'
@@ -35,8 +35,10 @@ export function showHandler(options: PushRouterOptions = {}): ModelRequestHandle
 
 /** Internal: the handler body, shared by `showHandler` and `createModelRouter`. */
 export async function handleShow(options: ResolvedOptions, req: IncomingMessage & { body?: unknown }, res: ServerResponse): Promise<void> {
-  const { signal, release } = abortOnClose(res)
+  let cancel: RequestSignal | undefined
   try {
+    cancel = requestSignal(res, options.signal)
+    const signal = cancel.signal
     const body = await readJsonBody(req)
     if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new InvalidRequestError('request body must be a JSON object')
     const { error, value } = schema.validate(body, { abortEarly: false, convert: false, errors: { wrap: { label: false } } })
@@ -49,6 +51,6 @@ export async function handleShow(options: ResolvedOptions, req: IncomingMessage 
     closeIfBodyUnread(req, res)
     sendFailure(res, error, options.logger, 'show')
   } finally {
-    release()
+    cancel?.dispose()
   }
 }

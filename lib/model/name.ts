@@ -2,8 +2,8 @@ import { InvalidNameError } from '../errors.js'
 import type { ModelName } from './types.js'
 
 /**
- * Model names, with Ollama's rules (ollama/ollama `types/model/name.go`, `ParseName` /
- * `ParseNameBare` / `isValidPart`; defaults from the same file and `server/modelpath.go`).
+ * Model names, with Ollama's rules (ollama/ollama `types/model/name.go`: `ParseName`,
+ * `ParseNameBare`, `isValidPart`, and the defaults `defaultHost`, `defaultNamespace`, `defaultTag`).
  *
  * Form: `[host/][namespace/]model[:tag]`, i.e. one, two or three `/`-separated segments; the tag is
  * cut at the last `:` when it comes after the last `/`, so a host may carry a `:port`
@@ -21,9 +21,6 @@ import type { ModelName } from './types.js'
  * - `..` inside a part is refused (Ollama's older parser refused it too; OCI repository names never
  *   allow it).
  * - a host's `:` must introduce a port (1–65535); Ollama accepts any number of `:`.
- * - three-segment names whose middle segment is `skill`, `agent` or `mcp` are refused: current
- *   Ollama reads that segment as a model *kind* (`namespace/kind/model`), which this package does not
- *   push, and reading it as a namespace instead would push somewhere the user did not mean.
  * - a digest reference (`model@sha256:…`) is refused with a clear message: a push needs a tag.
  *
  * Case: Ollama keeps the case a name was written with and compares names case-insensitively
@@ -41,9 +38,6 @@ export const DEFAULT_TAG = 'latest'
 
 /** Longest allowed part, in characters (Ollama's `isValidLen`). */
 export const NAME_PART_LIMITS = Object.freeze({ host: 350, namespace: 80, model: 80, tag: 80 })
-
-/** Segments Ollama reads as a model kind in `namespace/kind/model` (`ValidKinds` in name.go). */
-const OLLAMA_KINDS = new Set(['skill', 'agent', 'mcp'])
 
 /** Longest input worth looking at: every part at its limit plus separators. */
 const MAX_INPUT_LENGTH = 350 + 1 + 80 + 1 + 80 + 1 + 80
@@ -106,12 +100,8 @@ export function parseModelName(input: string, options: ParseModelNameOptions = {
   const model = segments[segments.length - 1]!
   const namespace = segments.length >= 2 ? segments[segments.length - 2]! : DEFAULT_NAMESPACE
   const host = segments.length === 3 ? segments[0]! : defaultRegistry
-  if (segments.length === 3 && OLLAMA_KINDS.has(namespace)) {
-    throw new InvalidNameError(
-      'namespace',
-      `"${namespace}" in the middle of a three-part name is an Ollama model kind (namespace/kind/model), which cannot be pushed`,
-    )
-  }
+  // `skill`, `agent`, `mcp` in the middle are ordinary namespaces: Ollama's main branch has no
+  // `namespace/kind/model` form (its `ValidKinds` exist only on an unmerged branch).
 
   if (segments.length === 3) check('host', host)
   if (segments.length >= 2) check('namespace', namespace)

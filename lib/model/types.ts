@@ -52,9 +52,9 @@ export interface StoredManifest {
 export interface PushProgress {
   /** `retrieving manifest`, `pushing <first 12 hex of digest>`, `pushing manifest` or `success`. */
   status: string
-  digest?: string
-  total?: number
-  completed?: number
+  digest?: string | undefined
+  total?: number | undefined
+  completed?: number | undefined
 }
 
 /** Username and password for a registry. Never logged, never echoed in errors. */
@@ -66,7 +66,7 @@ export interface Credentials {
 /** Options that every adapter and uploader method accepts. */
 export interface OperationOptions {
   /** Fires when the push is cancelled (client gone, host shutdown). Stop promptly and clean up. */
-  signal?: AbortSignal
+  signal?: AbortSignal | undefined
 }
 
 /** A minimal logger (pino, winston, bunyan and `console` all fit). Secrets are never passed to it. */

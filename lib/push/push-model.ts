@@ -79,7 +79,7 @@ export async function* pushModel(
     await checkLocalBlobs(storage, blobs, signal)
     session = await uploader.open(target, { signal })
     const push = session
-    logger?.info?.('push started', { ...fields, blobs: blobs.length })
+    logger?.debug?.('push started', { ...fields, blobs: blobs.length })
 
     yield { status: 'retrieving manifest' }
 

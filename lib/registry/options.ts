@@ -9,38 +9,38 @@ export interface OciRegistryUploaderOptions {
    * Extra CA certificates (PEM) to trust besides Node's bundled root store, for registries and token
    * realms served over https. Default: none.
    */
-  ca?: string | Buffer | ReadonlyArray<string | Buffer>
+  ca?: string | Buffer | ReadonlyArray<string | Buffer> | undefined
   /** Receives request-level debug lines and restart warnings. URLs are redacted; never credentials or tokens. Default: none. */
-  logger?: Logger
+  logger?: Logger | undefined
   /** `User-Agent` of every request. Default `express-model-push/<version>`. */
-  userAgent?: string
+  userAgent?: string | undefined
   /**
    * How long the registry may stay silent, in ms: the time to an answer for requests without a body,
    * and, while a blob streams, the longest stretch without progress (sending, or the answer once sent).
    * Default 60 000.
    */
-  timeoutMs?: number
+  timeoutMs?: number | undefined
   /** How many times a failed step (network error, 5xx, 429) is retried; a blob restarts from POST each time. Default 3. */
-  retries?: number
+  retries?: number | undefined
   /** First retry delay in ms, doubled on each retry (with jitter, at most 10 s; `Retry-After` wins when larger). Default 250. */
-  retryDelayMs?: number
+  retryDelayMs?: number | undefined
   /** Most concurrent connections per registry origin. Default 16. */
-  maxSockets?: number
+  maxSockets?: number | undefined
   /**
    * Smallest and largest part a blob is cut into (bytes). Parts are cut as Ollama cuts them: size/16
    * clamped to [minPartSize, maxPartSize], the last part taking the remainder; each part is one
    * PATCH. Lower `maxPartSize` for registries (or proxies in front of them) with a request size
    * limit. Defaults 100 000 000 and 1 000 000 000 (Ollama's).
    */
-  minPartSize?: number
-  maxPartSize?: number
+  minPartSize?: number | undefined
+  maxPartSize?: number | undefined
   /**
    * Proxy for registry and token requests: a URL (`http://proxy:3128`, credentials in the URL are
    * allowed and never logged) that all requests go through, or `false` for none. Default: the server
    * process's `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY` / `NO_PROXY` (and lower-case forms). https
    * is tunnelled with CONNECT, so the registry's certificate is still verified.
    */
-  proxy?: string | false
+  proxy?: string | false | undefined
 }
 
 /** Options after defaults. */

@@ -26,7 +26,7 @@ export interface UploadBlobOptions extends OperationOptions {
    * that takes back what the failed attempt reported, so the running sum is always the bytes the
    * registry is expected to hold, within `[0, size]`.
    */
-  onBytes?: (bytes: number) => void
+  onBytes?: ((bytes: number) => void) | undefined
   /**
    * Repositories of the same registry (`<namespace>/<model>`) that probably hold this blob already
    * (the model it was created from): offer a cross-repository mount from there first. A hint; an

@@ -86,7 +86,7 @@ describe('POST /api/create and /api/show', () => {
     assert.equal(result.status, 200)
     assert.ok(await storage.statBlob(sha(license)))
     const huge = await post(`${url}/api/create`, { model: 'licensed', from: 'tiny', license: 'L'.repeat(10 * 1024 * 1024) })
-    assert.deepEqual([huge.status, huge.lines], [400, [{ error: 'request body is too large' }]])
+    assert.deepEqual([huge.status, huge.lines], [413, [{ error: 'request body is too large', code: 'INVALID_REQUEST' }]])
     // The unread rest of that body must not break the client's next request (keep-alive socket).
     const next = await post(`${url}/api/create`, { model: 'licensed', from: 'tiny', stream: false })
     assert.equal(next.status, 200)
@@ -213,7 +213,7 @@ describe('POST /api/create and /api/show', () => {
     assert.equal(invalid.status, 400)
     assert.match(invalid.lines[0].error, /^invalid model name: /)
     const missing = await post(`${url}/api/show`, {})
-    assert.deepEqual([missing.status, missing.lines], [400, [{ error: 'model is required' }]])
+    assert.deepEqual([missing.status, missing.lines], [400, [{ error: 'model is required', code: 'INVALID_REQUEST' }]])
     const named = await post(`${url}/api/show`, { name: 'tiny' })
     assert.equal(named.status, 200, '`name` is accepted for `model`')
     assert.equal(named.lines[0].template, '{{ .Prompt }}', "Ollama's default template when the model has none")

@@ -139,10 +139,6 @@ describe('parseModelName', () => {
       ['team/-x/llama3', 'namespace', /start with/],
       ['llama3:-rc', 'tag', /start with/],
       ['llama3+Q4_0', 'model', /"\+"/],
-      // Ollama reads the middle segment of these as a model kind
-      ['registry.example.com/skill/helper', 'namespace', /kind/],
-      ['localhost:5000/agent/helper:v1', 'namespace', /kind/],
-      ['h/mcp/tool', 'namespace', /kind/],
     ]
     for (const [input, part, message] of table) {
       it(`${JSON.stringify(input) ?? String(input)} -> ${part}`, () => {
@@ -163,9 +159,11 @@ describe('parseModelName', () => {
     }
   })
 
-  it('still accepts a kind word as a two-part namespace, and in any other case', () => {
+  it('reads skill/agent/mcp as ordinary namespaces, as Ollama main does (its kinds live on a branch)', () => {
     assert.deepEqual(parseModelName('agent/helper'), n('registry.ollama.ai', 'agent', 'helper', 'latest'))
-    assert.deepEqual(parseModelName('h/Skill/helper'), n('h', 'Skill', 'helper', 'latest'))
+    assert.deepEqual(parseModelName('registry.example.com/skill/helper'), n('registry.example.com', 'skill', 'helper', 'latest'))
+    assert.deepEqual(parseModelName('localhost:5000/agent/helper:v1'), n('localhost:5000', 'agent', 'helper', 'v1'))
+    assert.deepEqual(parseModelName('h/mcp/tool'), n('h', 'mcp', 'tool', 'latest'))
   })
 })
 

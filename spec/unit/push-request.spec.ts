@@ -19,6 +19,19 @@ describe('validatePushBody', () => {
     assert.equal(validatePushBody({ model: '', name: 'a/b' }, true).model, 'a/b')
   })
 
+  it('reads null as "not given", as Go\'s decoder does, and still refuses wrong types', () => {
+    assert.deepEqual(validatePushBody({ model: 'm', name: null, stream: null, insecure: null, username: null, password: null }, false), {
+      model: 'm',
+      stream: true,
+      insecure: false,
+      credentials: undefined,
+    })
+    assert.equal(validatePushBody({ model: null, name: 'a/b' }, true).model, 'a/b')
+    assert.throws(() => validatePushBody({ model: null }, true), /model is required/)
+    assert.throws(() => validatePushBody({ model: 'm', stream: 0 }, true), /stream must be a boolean/)
+    assert.throws(() => validatePushBody({ model: 'm', insecure: 'yes' }, true), /insecure must be a boolean/)
+  })
+
   it('ignores unknown fields like Ollama does', () => {
     assert.equal(validatePushBody({ model: 'm', keep_alive: 5 }, true).model, 'm')
   })

@@ -1,0 +1,6 @@
+import express from 'express'
+import { createPushRouter, FilesystemStorage } from 'express-model-push'
+
+const app = express()
+app.use(createPushRouter({ storage: new FilesystemStorage({ root: '/var/models' }) }))
+app.listen(11434)
