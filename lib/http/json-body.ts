@@ -16,6 +16,19 @@ export type BodyRequest = IncomingMessage & { body?: unknown }
  *   read and parsed here, up to `maxBytes` (default 64 KiB; create takes more).
  */
 export async function readJsonBody(req: BodyRequest, maxBytes = MAX_BODY_BYTES): Promise<unknown> {
+  return withoutNullFields(await readBody(req, maxBytes))
+}
+
+/**
+ * Like Ollama (Go's encoding/json decodes `null` as the zero value), a top-level field that is
+ * `null` counts as not given, on every route; a wrong type is still refused by the route's schema.
+ */
+function withoutNullFields(body: unknown): unknown {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return body
+  return Object.fromEntries(Object.entries(body).filter(([, value]) => value !== null))
+}
+
+async function readBody(req: BodyRequest, maxBytes: number): Promise<unknown> {
   const parsed = req.body
   const parserRan = parsed !== undefined && (req.readableEnded || !isEmptyObject(parsed))
   if (parserRan) return isFormContent(req) ? fromFormFields(parsed) : parsed

@@ -207,6 +207,23 @@ describe('POST /api/create and /api/show', () => {
     assert.deepEqual((verbose.model_info as unknown as Record<string, unknown>)['tokenizer.ggml.scores'], [0, 0, -1, -2, -3, -4, -5])
   })
 
+  it('null for an optional field means "not given" on every route, as in Ollama; a wrong type is still 400', async () => {
+    const created = await post(`${url}/api/create`, { model: 'nulls', from: 'tiny', system: null, template: null, license: null, parameters: null, messages: null, stream: null })
+    assert.equal(created.status, 200)
+    assert.deepEqual(created.lines.at(-1), { status: 'success' }, 'stream: null streams, as when absent')
+    const shown = await post(`${url}/api/show`, { model: 'nulls', name: null, verbose: null })
+    assert.equal(shown.status, 200)
+    assert.equal(shown.lines[0].system, 'Be brief.', 'system: null kept the parent\'s')
+    const wrong = await post(`${url}/api/create`, { model: 'nulls', from: 5 })
+    assert.deepEqual([wrong.status, wrong.lines[0].code], [400, 'INVALID_REQUEST'])
+    const copied = await fetch(`${url}/api/copy`, { method: 'POST', body: JSON.stringify({ source: 'nulls', destination: 'nulls2', model: null }) })
+    assert.equal(copied.status, 200)
+    for (const model of ['nulls', 'nulls2']) {
+      const deleted = await fetch(`${url}/api/delete`, { method: 'DELETE', body: JSON.stringify({ model, name: null }) })
+      assert.equal(deleted.status, 200)
+    }
+  })
+
   it('show answers 400 without a model and 404 with Ollama\'s wording for an unknown one', async () => {
     await assert.rejects(client.show({ model: 'nope' }), (error: any) => error.status_code === 404 && error.error === "model 'nope:latest' not found")
     const invalid = await post(`${url}/api/show`, { model: 'a/../b' })
