@@ -24,7 +24,7 @@ import http from 'node:http'
 import https from 'node:https'
 import type { Readable } from 'node:stream'
 import tls from 'node:tls'
-import axios, { type AxiosInstance, type AxiosResponse } from 'axios'
+import type { AxiosInstance, AxiosResponse, CreateAxiosDefaults } from 'axios'
 import { ProxyAgents, type ProxySetting } from './transport/proxy.js'
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PATCH' | 'PUT' | 'DELETE'
@@ -73,7 +73,9 @@ function trustedCas(extra: ReadonlyArray<string | Buffer>): Array<string | Buffe
 }
 
 export class HttpTransport {
-  readonly #axios: AxiosInstance
+  readonly #defaults: CreateAxiosDefaults
+  /** axios is loaded on the first request: a server that only ingests or lists never pays its ~25 MiB. */
+  #axios: Promise<AxiosInstance> | undefined
   readonly #httpAgent: http.Agent
   readonly #httpsAgent: https.Agent
   readonly #insecureAgent: https.Agent
@@ -85,7 +87,7 @@ export class HttpTransport {
     this.#httpsAgent = new https.Agent(options.ca === undefined || options.ca.length === 0 ? pool : { ...pool, ca: trustedCas(options.ca) })
     this.#insecureAgent = new https.Agent({ ...pool, rejectUnauthorized: false })
     this.#proxies = new ProxyAgents(options.proxy, { ca: options.ca === undefined || options.ca.length === 0 ? undefined : trustedCas(options.ca), maxSockets: options.maxSockets })
-    this.#axios = axios.create({
+    this.#defaults = {
       maxRedirects: 0,
       maxBodyLength: -1,
       maxContentLength: MAX_RESPONSE_BYTES,
@@ -96,11 +98,13 @@ export class HttpTransport {
       proxy: false,
       decompress: true,
       headers: { 'User-Agent': options.userAgent, Accept: 'application/json' },
-    })
+    }
   }
 
   async send(options: SendOptions): Promise<RegistryResponse> {
-    const response: AxiosResponse<unknown> = await this.#axios.request({
+    this.#axios ??= import('axios').then(({ default: axios }) => axios.create(this.#defaults))
+    const client = await this.#axios
+    const response: AxiosResponse<unknown> = await client.request({
       method: options.method,
       url: options.url,
       headers: options.headers,
