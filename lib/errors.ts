@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   REGISTRY_DENIED: 403,
   REGISTRY_UNREACHABLE: 502,
   REGISTRY_FAILED: 502,
+  OLLAMA_KEY_UNAVAILABLE: 500,
   ABORTED: 499,
   INTERNAL: 500,
 } as const satisfies Record<string, number>
@@ -113,6 +114,19 @@ export class RegistryError extends ModelPushError {
     this.registryCodes = details.registryCodes ?? []
     this.url = details.url
     this.retryable = details.retryable ?? false
+  }
+}
+
+/**
+ * The Ollama key (`ollamaKey`) cannot be used: missing, unreadable, passphrase-protected or not an
+ * ed25519 key. The message names the path (never the key). A server configuration problem, hence 500.
+ */
+export class OllamaKeyError extends ModelPushError {
+  /** The key file's path, or undefined when the key was given as text. */
+  readonly path: string | undefined
+  constructor(message: string, path: string | undefined, options?: { cause?: unknown }) {
+    super('OLLAMA_KEY_UNAVAILABLE', message, 'internal', options)
+    this.path = path
   }
 }
 

@@ -2,6 +2,9 @@ import Joi from 'joi'
 import { parseModelName } from './model/name.js'
 import type { Credentials, Logger } from './model/types.js'
 import { OciRegistryUploader } from './registry/oci-uploader.js'
+import { DEFAULT_OLLAMA_ACCOUNT_URL } from './registry/ollama/account.js'
+import { OllamaKey } from './registry/ollama/key.js'
+import { ollamaHostsSchema, ollamaKeySchema } from './registry/ollama/options-schema.js'
 import type { RegistryUploader } from './registry/uploader.js'
 import type { StorageAdapter } from './storage/adapter.js'
 import { FilesystemStorage } from './storage/filesystem.js'
@@ -33,6 +36,19 @@ export interface PushRouterOptions {
   progressIntervalMs?: number
   /** How many blobs of one push upload at once (1–8). Default 2. */
   uploadConcurrency?: number
+  /**
+   * The Ollama key: a path to an OpenSSH ed25519 private key file, or the file's text. Signs token
+   * requests to `ollamaHosts` (default uploader only) and `POST /api/me`. Read when needed, never at
+   * construction. Default `$HOME/.ollama/id_ed25519`.
+   */
+  ollamaKey?: string
+  /**
+   * Registry hosts using Ollama's signed-key auth (`host`, `host:port`, leading `*.` for subdomains;
+   * `[]` for none). Default uploader only. Default `registry.ollama.ai`, `ollama.com` and their subdomains.
+   */
+  ollamaHosts?: readonly string[]
+  /** Base URL of the account API that `POST /api/me` asks (`<url>/api/me`). Default `https://ollama.com`. */
+  ollamaAccountUrl?: string
 }
 
 /** Options after defaults: what the handler uses at request time. */
@@ -45,6 +61,9 @@ export interface ResolvedOptions {
   readonly logger: Logger | undefined
   readonly progressIntervalMs: number
   readonly uploadConcurrency: number
+  /** The Ollama key (not yet read), for `POST /api/me`. */
+  readonly ollamaKey: OllamaKey
+  readonly ollamaAccountUrl: string
 }
 
 /** A duck-type check that keeps the caller's object (Joi.object().keys() would clone it). */
@@ -79,8 +98,14 @@ const schema = Joi.object<PushRouterOptions>({
   logger: implementing('Logger', [], ['debug', 'info', 'warn', 'error']),
   progressIntervalMs: Joi.number().integer().min(10).max(10_000),
   uploadConcurrency: Joi.number().integer().min(1).max(8),
+  ollamaKey: ollamaKeySchema,
+  ollamaHosts: ollamaHostsSchema,
+  ollamaAccountUrl: Joi.string().uri({ scheme: ['http', 'https'] }),
 })
-  .messages({ 'object.unknown': '{{#label}} is not an option (known options: storage, uploader, defaultRegistry, credentials, allowRequestCredentials, ca, logger, progressIntervalMs, uploadConcurrency)' })
+  .messages({
+    'object.unknown':
+      '{{#label}} is not an option (known options: storage, uploader, defaultRegistry, credentials, allowRequestCredentials, ca, logger, progressIntervalMs, uploadConcurrency, ollamaKey, ollamaHosts, ollamaAccountUrl)',
+  })
 
 /** Validate and resolve the options; throws one `TypeError` naming every problem. */
 export function resolveOptions(options: PushRouterOptions = {}): ResolvedOptions {
@@ -89,12 +114,21 @@ export function resolveOptions(options: PushRouterOptions = {}): ResolvedOptions
   if (error) throw new TypeError(`express-model-push: invalid options: ${error.details.map((d) => d.message).join('; ')}`)
   return Object.freeze({
     storage: options.storage ?? new FilesystemStorage(),
-    uploader: options.uploader ?? new OciRegistryUploader({ ca: options.ca, logger: options.logger }),
+    uploader:
+      options.uploader ??
+      new OciRegistryUploader({
+        ca: options.ca,
+        logger: options.logger,
+        ...(options.ollamaKey === undefined ? {} : { ollamaKey: options.ollamaKey }),
+        ...(options.ollamaHosts === undefined ? {} : { ollamaHosts: options.ollamaHosts }),
+      }),
     defaultRegistry: options.defaultRegistry ?? 'registry.ollama.ai',
     credentials: options.credentials,
     allowRequestCredentials: options.allowRequestCredentials ?? true,
     logger: options.logger,
     progressIntervalMs: options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS,
     uploadConcurrency: options.uploadConcurrency ?? DEFAULT_UPLOAD_CONCURRENCY,
+    ollamaKey: new OllamaKey(options.ollamaKey),
+    ollamaAccountUrl: options.ollamaAccountUrl ?? DEFAULT_OLLAMA_ACCOUNT_URL,
   })
 }

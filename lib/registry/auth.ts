@@ -20,6 +20,7 @@ import { isLoopbackHost, isRegistryUrl, verifiesTls } from './endpoint.js'
 import type { HttpTransport, RegistryResponse } from './http-client.js'
 import { redactUrl } from './redact.js'
 import { parseRegistryErrors, registryErrorFromNetwork, registryErrorFromResponse } from './registry-error.js'
+import type { TokenSource } from './ollama/token-source.js'
 import { isAborted } from './retry.js'
 import type { RegistryTarget } from './uploader.js'
 
@@ -40,6 +41,11 @@ export interface RegistryAuthOptions {
   timeoutMs: number
   /** Clock, for tests. */
   now?: () => number
+  /**
+   * A token source for a host that does not use the Docker token flow (Ollama's signed requests),
+   * or undefined to use the Docker flow. Asked once per token fetch.
+   */
+  tokenSourceFor?: ((target: RegistryTarget) => TokenSource | undefined) | undefined
 }
 
 /** The scope a push needs (token spec "Token Scope Documentation"). */
@@ -66,8 +72,10 @@ export class RegistryAuth {
   readonly #logger: Logger | undefined
   readonly #timeoutMs: number
   readonly #now: () => number
+  readonly #tokenSourceFor: RegistryAuthOptions['tokenSourceFor']
 
   constructor(options: RegistryAuthOptions) {
+    this.#tokenSourceFor = options.tokenSourceFor
     this.#transport = options.transport
     this.#logger = options.logger
     this.#timeoutMs = options.timeoutMs
@@ -83,7 +91,7 @@ export class RegistryAuth {
     const challenge = this.#challenges.get(hostKey(target))
     if (challenge === undefined) return undefined
     if (challenge.scheme === 'basic') return target.credentials === undefined ? undefined : { value: basicAuthorization(target.credentials), fresh: false }
-    const { token, fresh } = await this.#token(target, challenge, signal)
+    const { token, fresh } = await this.#token(target, challenge, url, signal)
     return { value: `Bearer ${token}`, fresh }
   }
 
@@ -145,18 +153,31 @@ export class RegistryAuth {
     if (this.#tokens.get(key)?.token === token) this.#tokens.delete(key)
   }
 
-  async #token(target: RegistryTarget, challenge: AuthChallenge, signal: AbortSignal | undefined): Promise<{ token: string; fresh: boolean }> {
+  async #token(target: RegistryTarget, challenge: AuthChallenge, url: string, signal: AbortSignal | undefined): Promise<{ token: string; fresh: boolean }> {
     const key = this.#cacheKey(target, challenge)
     const cached = this.#tokens.get(key)
     if (cached !== undefined && cached.expiresAt > this.#now()) return { token: cached.token, fresh: false }
     let pending = this.#pending.get(key)
     if (pending === undefined) {
-      pending = this.#fetchToken(target, challenge, signal).finally(() => this.#pending.delete(key))
+      const source = this.#tokenSourceFor?.(target)
+      pending = (source === undefined ? this.#fetchToken(target, challenge, signal) : this.#sourcedToken(source, target, challenge, url, signal)).finally(() =>
+        this.#pending.delete(key),
+      )
       this.#pending.set(key, pending)
     }
     const fetched = await pending
     this.#tokens.set(key, fetched)
     return { token: fetched.token, fresh: true }
+  }
+
+  /** A token from a host-specific source (Ollama's signed request), asked for the push scope; kept 60 s at most. */
+  async #sourcedToken(source: TokenSource, target: RegistryTarget, challenge: AuthChallenge, url: string, signal: AbortSignal | undefined): Promise<CachedToken> {
+    const started = this.#now()
+    const token = await source(
+      { realm: challenge.params.realm ?? '', service: challenge.params.service, scope: pushScope(target.repository) },
+      { registry: new URL(new URL(url).origin), signal: signal ?? new AbortController().signal },
+    )
+    return { token, expiresAt: started + 54_000 }
   }
 
   async #fetchToken(target: RegistryTarget, challenge: AuthChallenge, signal: AbortSignal | undefined): Promise<CachedToken> {

@@ -23,6 +23,7 @@ import type { Descriptor, Logger, OperationOptions } from '../model/types.js'
 import { RegistryAuth } from './auth.js'
 import { EndpointResolver, assertUrlAllowed } from './endpoint.js'
 import { HttpTransport, type RegistryResponse } from './http-client.js'
+import { ollamaTokenSelector } from './ollama/select.js'
 import { resolveUploaderOptions, type OciRegistryUploaderOptions, type ResolvedUploaderOptions } from './options.js'
 import { BodyStreamError, RegistryClient } from './registry-client.js'
 import { registryErrorFromResponse } from './registry-error.js'
@@ -60,7 +61,14 @@ export class OciRegistryUploader implements RegistryUploader {
     this.#logger = this.#options.logger
     this.#transport = new HttpTransport({ ca: this.#options.ca, userAgent: this.#options.userAgent, maxSockets: this.#options.maxSockets })
     const endpoints = new EndpointResolver(this.#logger)
-    const auth = new RegistryAuth({ transport: this.#transport, logger: this.#logger, timeoutMs: this.#options.timeoutMs })
+    const tokenSourceFor = ollamaTokenSelector({
+      key: this.#options.ollamaKey,
+      hosts: this.#options.ollamaHosts,
+      transport: this.#transport,
+      timeoutMs: this.#options.timeoutMs,
+      logger: this.#logger,
+    })
+    const auth = new RegistryAuth({ transport: this.#transport, logger: this.#logger, timeoutMs: this.#options.timeoutMs, tokenSourceFor })
     this.#client = new RegistryClient({ transport: this.#transport, auth, endpoints, logger: this.#logger, timeoutMs: this.#options.timeoutMs })
   }
 

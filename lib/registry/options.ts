@@ -1,5 +1,7 @@
 import Joi from 'joi'
 import type { Logger } from '../model/types.js'
+import { DEFAULT_OLLAMA_HOSTS } from './ollama/hosts.js'
+import { ollamaHostsSchema, ollamaKeySchema } from './ollama/options-schema.js'
 import { DEFAULT_USER_AGENT } from './version.js'
 
 /** Options of `OciRegistryUploader`. Checked once, in the constructor; every problem is reported in one `TypeError`. */
@@ -25,6 +27,18 @@ export interface OciRegistryUploaderOptions {
   retryDelayMs?: number
   /** Most concurrent connections per registry origin. Default 16. */
   maxSockets?: number
+  /**
+   * The Ollama key for registries in `ollamaHosts`: a path to an OpenSSH ed25519 private key file,
+   * or the file's text. Read when a token is needed, not here. Default `$HOME/.ollama/id_ed25519`
+   * (the key `ollama serve` creates for the user running it).
+   */
+  ollamaKey?: string
+  /**
+   * Registry hosts (`host` or `host:port`, a leading `*.` for subdomains) whose Bearer challenges are
+   * answered with Ollama's signed token request instead of the Docker token flow. `[]` turns it off.
+   * Default `['registry.ollama.ai', '*.registry.ollama.ai', 'ollama.com', '*.ollama.com']`.
+   */
+  ollamaHosts?: readonly string[]
 }
 
 /** Options after defaults. */
@@ -36,9 +50,11 @@ export interface ResolvedUploaderOptions {
   readonly retries: number
   readonly retryDelayMs: number
   readonly maxSockets: number
+  readonly ollamaKey: string | undefined
+  readonly ollamaHosts: readonly string[]
 }
 
-const KNOWN = ['ca', 'logger', 'userAgent', 'timeoutMs', 'retries', 'retryDelayMs', 'maxSockets']
+const KNOWN = ['ca', 'logger', 'userAgent', 'timeoutMs', 'retries', 'retryDelayMs', 'maxSockets', 'ollamaKey', 'ollamaHosts']
 
 // Joi.any().custom keeps object identity (Joi.object().keys() would clone a logger).
 const loggerSchema = Joi.any().custom((value: unknown, helpers) => {
@@ -63,6 +79,8 @@ const schema = Joi.object<OciRegistryUploaderOptions>({
   retries: Joi.number().integer().min(0).max(10),
   retryDelayMs: Joi.number().integer().min(0).max(60_000),
   maxSockets: Joi.number().integer().min(1).max(1024),
+  ollamaKey: ollamaKeySchema,
+  ollamaHosts: ollamaHostsSchema,
 })
   .messages({ 'object.unknown': `{{#label}} is not an option of OciRegistryUploader (known options: ${KNOWN.join(', ')})` })
   .prefs({ abortEarly: false, convert: false })
@@ -82,5 +100,7 @@ export function resolveUploaderOptions(options: OciRegistryUploaderOptions | und
     retries: given.retries ?? 3,
     retryDelayMs: given.retryDelayMs ?? 250,
     maxSockets: given.maxSockets ?? 16,
+    ollamaKey: given.ollamaKey,
+    ollamaHosts: Object.freeze([...(given.ollamaHosts ?? DEFAULT_OLLAMA_HOSTS)]),
   }
 }
