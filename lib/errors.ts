@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   REGISTRY_DENIED: 403,
   REGISTRY_UNREACHABLE: 502,
   REGISTRY_FAILED: 502,
+  OLLAMA_KEY_UNAVAILABLE: 500,
   ABORTED: 499,
   SHUTTING_DOWN: 503,
   INTERNAL: 500,
@@ -155,6 +156,19 @@ export class RegistryError extends ModelPushError {
     this.url = details.url
     this.retryable = details.retryable ?? false
     this.retryAfterMs = details.retryAfterMs
+  }
+}
+
+/**
+ * The Ollama key (`ollamaKey`) cannot be used: missing, unreadable, passphrase-protected or not an
+ * ed25519 key. The message names the path (never the key). A server configuration problem, hence 500.
+ */
+export class OllamaKeyError extends ModelPushError {
+  /** The key file's path, or undefined when the key was given as text. */
+  readonly path: string | undefined
+  constructor(message: string, path: string | undefined, options?: { cause?: unknown }) {
+    super('OLLAMA_KEY_UNAVAILABLE', message, 'internal', options)
+    this.path = path
   }
 }
 

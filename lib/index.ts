@@ -6,6 +6,7 @@ export { pushHandler, type PushRequestHandler } from './http/push-handler.js'
 export { bodyParserErrorHandler } from './http/parser-errors.js'
 export type { ModelApiRouter } from './http/mountable.js'
 export type { ErrorBody } from './http/send-error.js'
+export { whoamiHandler } from './http/whoami-handler.js'
 export type { PushRequestBody } from './http/push-request.js'
 export type { PushRouterOptions, ModelRouterOptions } from './options.js'
 export { createModelRouter } from './http/model-router.js'
@@ -32,6 +33,20 @@ export type { RegistryUploader, RegistryPush, RegistryTarget, BlobOpener, Upload
 export { FilesystemStorage, type FilesystemStorageOptions } from './storage/filesystem.js'
 export { MemoryStorage, type MemoryStorageOptions } from './storage/memory.js'
 export { OciRegistryUploader, type OciRegistryUploaderOptions } from './registry/oci-uploader.js'
+
+// Ollama's signed-key auth (registry.ollama.ai / ollama.com), for custom uploaders.
+export { OllamaKey, defaultOllamaKeyPath } from './registry/ollama/key.js'
+export {
+  ollamaTokenSource,
+  type TokenSource,
+  type TokenChallenge,
+  type TokenContext,
+  type TokenHttpSend,
+  type TokenHttpRequest,
+  type TokenHttpResponse,
+  type OllamaTokenSourceOptions,
+} from './registry/ollama/token-source.js'
+export { DEFAULT_OLLAMA_HOSTS, matchesOllamaHost } from './registry/ollama/hosts.js'
 
 // Helpers for authors of their own storage adapters (see docs/storage-adapter.md).
 export { partProblem, modelNameKey } from './model/name.js'

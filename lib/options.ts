@@ -2,6 +2,9 @@ import Joi from 'joi'
 import { parseModelName } from './model/name.js'
 import type { Credentials, Logger } from './model/types.js'
 import { OciRegistryUploader } from './registry/oci-uploader.js'
+import { DEFAULT_OLLAMA_ACCOUNT_URL } from './registry/ollama/account.js'
+import { OllamaKey } from './registry/ollama/key.js'
+import { ollamaHostsSchema, ollamaKeySchema } from './registry/ollama/options-schema.js'
 import type { RegistryUploader } from './registry/uploader.js'
 import type { StorageAdapter } from './storage/adapter.js'
 import { FilesystemStorage } from './storage/filesystem.js'
@@ -27,7 +30,7 @@ export interface PushRouterOptions {
    * Host-configured secrets: called with the registry host (`host[:port]`) of each push; return the
    * credentials to use, or `undefined` for none. Request-body credentials, when allowed and given, win.
    */
-  credentials?: (host: string) => Credentials | undefined | Promise<Credentials | undefined>
+  credentials?: ((host: string) => Credentials | undefined | Promise<Credentials | undefined>) | undefined
   /** Accept `username`/`password` in the request body. Default `true`. */
   allowRequestCredentials?: boolean | undefined
   /** Extra CA certificates (PEM) the default uploader trusts besides the system ones. Ignored with a custom `uploader`. */
@@ -44,6 +47,19 @@ export interface PushRouterOptions {
    * it when the shutdown grace period has passed. Default: none.
    */
   signal?: AbortSignal | undefined
+  /**
+   * The Ollama key: a path to an OpenSSH ed25519 private key file, or the file's text. Signs token
+   * requests to `ollamaHosts` (default uploader only) and `POST /api/me`. Read when needed, never at
+   * construction. Default `$HOME/.ollama/id_ed25519`.
+   */
+  ollamaKey?: string | undefined
+  /**
+   * Registry hosts using Ollama's signed-key auth (`host`, `host:port`, leading `*.` for subdomains;
+   * `[]` for none). Default uploader only. Default `registry.ollama.ai`, `ollama.com` and their subdomains.
+   */
+  ollamaHosts?: readonly string[] | undefined
+  /** Base URL of the account API that `POST /api/me` asks (`<url>/api/me`). Default `https://ollama.com`. */
+  ollamaAccountUrl?: string | undefined
 }
 
 /**
@@ -71,6 +87,9 @@ export interface ResolvedOptions {
   /** Largest blob accepted by ingest, in bytes; `undefined` for no limit. */
   readonly maxBlobBytes: number | undefined
   readonly signal: AbortSignal | undefined
+  /** The Ollama key (not yet read), for `POST /api/me`. */
+  readonly ollamaKey: OllamaKey
+  readonly ollamaAccountUrl: string
 }
 
 /** A duck-type check that keeps the caller's object (Joi.object().keys() would clone it). */
@@ -106,9 +125,12 @@ const schema = Joi.object<ModelRouterOptions>({
   progressIntervalMs: Joi.number().integer().min(10).max(10_000),
   uploadConcurrency: Joi.number().integer().min(1).max(8),
   proxy: Joi.alternatives().try(Joi.valid(false), Joi.string().uri({ scheme: ['http', 'https'] })),
+  ollamaKey: ollamaKeySchema,
+  ollamaHosts: ollamaHostsSchema,
+  ollamaAccountUrl: Joi.string().uri({ scheme: ['http', 'https'] }),
   signal: Joi.any().custom((value: unknown, helpers) => (value instanceof AbortSignal ? value : helpers.message({ custom: '{{#label}} must be an AbortSignal' }))),
 })
-const KNOWN = 'storage, uploader, defaultRegistry, credentials, allowRequestCredentials, ca, logger, progressIntervalMs, uploadConcurrency, proxy, signal'
+const KNOWN = 'storage, uploader, defaultRegistry, credentials, allowRequestCredentials, ca, logger, progressIntervalMs, uploadConcurrency, proxy, signal, ollamaKey, ollamaHosts, ollamaAccountUrl'
 const pushSchema = schema.messages({ 'object.unknown': `{{#label}} is not an option (known options: ${KNOWN})` })
 // The model router takes the push options plus the ingest limits.
 const modelSchema = schema
@@ -125,7 +147,15 @@ export function resolveOptions(options: ModelRouterOptions = {}, kind: 'push' | 
   if (error) throw new TypeError(`express-model-push: invalid options: ${error.details.map((d) => d.message).join('; ')}`)
   return Object.freeze({
     storage: options.storage ?? new FilesystemStorage(),
-    uploader: options.uploader ?? new OciRegistryUploader({ ca: options.ca, logger: options.logger, ...(options.proxy === undefined ? {} : { proxy: options.proxy }) }),
+    uploader:
+      options.uploader ??
+      new OciRegistryUploader({
+        ca: options.ca,
+        logger: options.logger,
+        ...(options.proxy === undefined ? {} : { proxy: options.proxy }),
+        ...(options.ollamaKey === undefined ? {} : { ollamaKey: options.ollamaKey }),
+        ...(options.ollamaHosts === undefined ? {} : { ollamaHosts: options.ollamaHosts }),
+      }),
     defaultRegistry: options.defaultRegistry ?? 'registry.ollama.ai',
     credentials: options.credentials,
     allowRequestCredentials: options.allowRequestCredentials ?? true,
@@ -134,5 +164,7 @@ export function resolveOptions(options: ModelRouterOptions = {}, kind: 'push' | 
     uploadConcurrency: options.uploadConcurrency ?? DEFAULT_UPLOAD_CONCURRENCY,
     maxBlobBytes: options.maxBlobBytes,
     signal: options.signal,
+    ollamaKey: new OllamaKey(options.ollamaKey),
+    ollamaAccountUrl: options.ollamaAccountUrl ?? DEFAULT_OLLAMA_ACCOUNT_URL,
   })
 }

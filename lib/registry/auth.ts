@@ -101,7 +101,7 @@ export class RegistryAuth {
     const challenge = this.#challenges.get(hostKey(target))
     if (challenge === undefined) return undefined
     if (challenge.scheme === 'basic') return target.credentials === undefined ? undefined : { value: basicAuthorization(target.credentials), fresh: false }
-    const { token, fresh } = await this.#token(target, challenge, signal)
+    const { token, fresh } = await this.#token(target, challenge, url, signal)
     return { value: `Bearer ${token}`, fresh }
   }
 
@@ -163,14 +163,14 @@ export class RegistryAuth {
     if (this.#tokens.get(key)?.token === token) this.#tokens.delete(key)
   }
 
-  async #token(target: RegistryTarget, challenge: AuthChallenge, signal: AbortSignal | undefined): Promise<{ token: string; fresh: boolean }> {
+  async #token(target: RegistryTarget, challenge: AuthChallenge, url: string, signal: AbortSignal | undefined): Promise<{ token: string; fresh: boolean }> {
     const key = this.#cacheKey(target, challenge)
     const cached = this.#tokens.get(key)
     if (cached !== undefined && cached.expiresAt > this.#now()) return { token: cached.token, fresh: false }
     let pending = this.#pending.get(key)
     if (pending === undefined) {
       const source = this.#tokenSource?.(target.host)
-      const fetching = source === undefined ? this.#fetchToken(target, challenge, signal) : this.#fromSource(source, target, challenge, signal)
+      const fetching = source === undefined ? this.#fetchToken(target, challenge, signal) : this.#fromSource(source, target, challenge, url, signal)
       pending = fetching.finally(() => this.#pending.delete(key))
       this.#pending.set(key, pending)
     }
@@ -179,11 +179,12 @@ export class RegistryAuth {
     return { token: fetched.token, fresh: true }
   }
 
-  async #fromSource(source: BearerTokenSource, target: RegistryTarget, challenge: AuthChallenge, signal: AbortSignal | undefined): Promise<CachedToken> {
+  async #fromSource(source: BearerTokenSource, target: RegistryTarget, challenge: AuthChallenge, url: string, signal: AbortSignal | undefined): Promise<CachedToken> {
     const started = this.#now()
     const { token, expiresInSeconds } = await source(
       { realm: challenge.params.realm ?? '', service: challenge.params.service, scope: pushScope(target.repository) },
-      { registry: new URL(`https://${target.host}`), target, signal },
+      // The origin actually spoken to (https, or plain http for an insecure registry).
+      { registry: new URL(new URL(url).origin), target, signal },
     )
     return { token, expiresAt: this.#expiry(started, expiresInSeconds) }
   }

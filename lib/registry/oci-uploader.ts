@@ -9,6 +9,7 @@ import { RegistryAuth } from './auth.js'
 import { EndpointResolver } from './endpoint.js'
 import { HttpTransport } from './http-client.js'
 import { OciPush } from './oci-push.js'
+import { ollamaTokenSelector } from './ollama/select.js'
 import { resolveUploaderOptions, type OciRegistryUploaderOptions, type ResolvedUploaderOptions } from './options.js'
 import { RegistryClient } from './registry-client.js'
 import { BlobSightings, SharedUploads } from './shared-uploads.js'
@@ -28,7 +29,9 @@ export class OciRegistryUploader implements RegistryUploader {
     this.#options = resolveUploaderOptions(options)
     const { logger, timeoutMs } = this.#options
     this.#transport = new HttpTransport({ ca: this.#options.ca, userAgent: this.#options.userAgent, maxSockets: this.#options.maxSockets, proxy: this.#options.proxy })
-    const auth = new RegistryAuth({ transport: this.#transport, logger, timeoutMs })
+    // Ollama's signed-key token requests for its hosts; the Docker token flow for every other.
+    const tokenSource = ollamaTokenSelector({ key: this.#options.ollamaKey, hosts: this.#options.ollamaHosts, transport: this.#transport, timeoutMs, logger })
+    const auth = new RegistryAuth({ transport: this.#transport, logger, timeoutMs, tokenSource })
     this.#client = new RegistryClient({ transport: this.#transport, auth, endpoints: new EndpointResolver(logger), logger, timeoutMs })
   }
 

@@ -1,6 +1,8 @@
 import Joi from 'joi'
 import type { Logger } from '../model/types.js'
 import { DEFAULT_MAX_PART_SIZE, DEFAULT_MIN_PART_SIZE } from './blob-parts.js'
+import { DEFAULT_OLLAMA_HOSTS } from './ollama/hosts.js'
+import { ollamaHostsSchema, ollamaKeySchema } from './ollama/options-schema.js'
 import { DEFAULT_USER_AGENT } from './version.js'
 
 /** Options of `OciRegistryUploader`. Checked once, in the constructor; every problem is reported in one `TypeError`. */
@@ -41,6 +43,18 @@ export interface OciRegistryUploaderOptions {
    * is tunnelled with CONNECT, so the registry's certificate is still verified.
    */
   proxy?: string | false | undefined
+  /**
+   * The Ollama key for registries in `ollamaHosts`: a path to an OpenSSH ed25519 private key file,
+   * or the file's text. Read when a token is needed, not here. Default `$HOME/.ollama/id_ed25519`
+   * (the key `ollama serve` creates for the user running it).
+   */
+  ollamaKey?: string | undefined
+  /**
+   * Registry hosts (`host` or `host:port`, a leading `*.` for subdomains) whose Bearer challenges are
+   * answered with Ollama's signed token request instead of the Docker token flow. `[]` turns it off.
+   * Default `['registry.ollama.ai', '*.registry.ollama.ai', 'ollama.com', '*.ollama.com']`.
+   */
+  ollamaHosts?: readonly string[] | undefined
 }
 
 /** Options after defaults. */
@@ -55,9 +69,11 @@ export interface ResolvedUploaderOptions {
   readonly minPartSize: number
   readonly maxPartSize: number
   readonly proxy: string | false | undefined
+  readonly ollamaKey: string | undefined
+  readonly ollamaHosts: readonly string[]
 }
 
-const KNOWN = ['ca', 'logger', 'userAgent', 'timeoutMs', 'retries', 'retryDelayMs', 'maxSockets', 'minPartSize', 'maxPartSize', 'proxy']
+const KNOWN = ['ca', 'logger', 'userAgent', 'timeoutMs', 'retries', 'retryDelayMs', 'maxSockets', 'minPartSize', 'maxPartSize', 'proxy', 'ollamaKey', 'ollamaHosts']
 
 // Joi.any().custom keeps object identity (Joi.object().keys() would clone a logger).
 const loggerSchema = Joi.any().custom((value: unknown, helpers) => {
@@ -85,6 +101,8 @@ const schema = Joi.object<OciRegistryUploaderOptions>({
   minPartSize: Joi.number().integer().min(1).max(Number.MAX_SAFE_INTEGER),
   maxPartSize: Joi.number().integer().min(Joi.ref('minPartSize', { adjust: (min: unknown) => (typeof min === 'number' ? min : 1) })).max(Number.MAX_SAFE_INTEGER),
   proxy: Joi.alternatives().try(Joi.valid(false), Joi.string().uri({ scheme: ['http', 'https'] })),
+  ollamaKey: ollamaKeySchema,
+  ollamaHosts: ollamaHostsSchema,
 })
   .messages({ 'object.unknown': `{{#label}} is not an option of OciRegistryUploader (known options: ${KNOWN.join(', ')})` })
   .prefs({ abortEarly: false, convert: false })
@@ -107,5 +125,7 @@ export function resolveUploaderOptions(options: OciRegistryUploaderOptions | und
     minPartSize: given.minPartSize ?? DEFAULT_MIN_PART_SIZE,
     maxPartSize: given.maxPartSize ?? Math.max(DEFAULT_MAX_PART_SIZE, given.minPartSize ?? 0),
     proxy: given.proxy,
+    ollamaKey: given.ollamaKey,
+    ollamaHosts: Object.freeze([...(given.ollamaHosts ?? DEFAULT_OLLAMA_HOSTS)]),
   }
 }

@@ -1,44 +1,14 @@
 // End to end: the real `ollama` client → createPushRouter in a real Express app → Debian's
 // docker-registry (distribution 2.8) in each auth mode. Every push is checked in the registry itself.
 import assert from 'node:assert/strict'
-import type { AddressInfo } from 'node:net'
-import type { Server } from 'node:http'
 import { after, before, describe, it } from 'node:test'
-import express from 'express'
 import { Ollama, type ProgressResponse } from 'ollama'
-import { createPushRouter, FilesystemStorage, type Logger, type PushRouterOptions } from '../../lib/index.js'
+import { FilesystemStorage } from '../../lib/index.js'
+import { startApp, type App } from '../support/push-app.js'
 import { makeOllamaStore, type OllamaStore } from '../support/ollama-store.js'
 import { startRegistry, type StartedRegistry } from '../support/registry.js'
 
 const MiB = 1024 * 1024
-
-interface App {
-  url: string
-  client: Ollama
-  logs: string[]
-  close(): Promise<void>
-}
-
-async function startApp(options: PushRouterOptions): Promise<App> {
-  const logs: string[] = []
-  const record = (level: string) => (message: string, fields?: Record<string, unknown>) => logs.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`)
-  const logger: Logger = { debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') }
-  const app = express()
-  app.use(createPushRouter({ logger, ...options }))
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s))
-  })
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  return {
-    url,
-    client: new Ollama({ host: url }),
-    logs,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections()
-      server.close(() => resolve())
-    }),
-  }
-}
 
 async function pushAll(client: Ollama, model: string, insecure = true): Promise<ProgressResponse[]> {
   const lines: ProgressResponse[] = []

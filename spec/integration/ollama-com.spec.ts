@@ -1,0 +1,198 @@
+// End to end against the ollama.com stand-in (spec/support/ollama-com.ts) with Debian's registry in
+// token mode behind it: the real `ollama` client → our router → signed token request → the registry.
+// Also the Go CLI's pre-flight routes (HEAD /, POST /api/me).
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { Ollama, type ProgressResponse } from 'ollama'
+import { FilesystemStorage, type PushRouterOptions } from '../../lib/index.js'
+import { startOllamaCom, type OllamaCom } from '../support/ollama-com.js'
+import { startApp, type App } from '../support/push-app.js'
+import { makeOllamaStore, type OllamaStore } from '../support/ollama-store.js'
+import { startRegistry, type StartedRegistry } from '../support/registry.js'
+import { makeTestKey, type TestKey } from '../support/ssh-keys.js'
+
+async function pushAll(client: Ollama, model: string): Promise<ProgressResponse[]> {
+  const lines: ProgressResponse[] = []
+  for await (const line of await client.push({ model, insecure: true, stream: true })) lines.push(line)
+  return lines
+}
+
+/** Pieces of the private key that must never show up anywhere: lines of its base64 body, the seed in the usual encodings. */
+function keyFragments(key: TestKey): string[] {
+  const lines = key.text.split('\n').filter((line) => line.length > 20 && !line.startsWith('-----'))
+  return [...lines, key.seed.toString('base64').slice(0, 24), key.seed.toString('base64url').slice(0, 24), key.seed.toString('hex').slice(0, 24)]
+}
+
+describe('push to ollama.com (stand-in) with the Ollama key', () => {
+  const alice = makeTestKey()
+  const stranger = makeTestKey()
+  let registry: StartedRegistry
+  let front: OllamaCom
+  let store: OllamaStore
+  const apps: App[] = []
+  const app = async (options: PushRouterOptions) => {
+    const started = await startApp({ storage: new FilesystemStorage({ root: store.root }), ollamaAccountUrl: front.url, ...options })
+    apps.push(started)
+    return started
+  }
+
+  before(async () => {
+    registry = await startRegistry({ auth: 'token' })
+    front = await startOllamaCom({
+      upstream: registry.url,
+      service: registry.service!,
+      mint: (subject, access) => registry.tokenIssuer!.mint(subject, access),
+      accounts: [{ publicLine: alice.publicLine, name: 'alice' }],
+    })
+    store = await makeOllamaStore([
+      { name: `${front.host}/alice/tiny:latest`, modelSize: 300_000 },
+      { name: `${front.host}/bob/tiny:latest`, modelSize: 1000 },
+    ])
+  })
+  after(async () => {
+    for (const started of apps) await started.close()
+    await front?.close()
+    await registry?.stop()
+    await store?.remove()
+  })
+
+  it('lands byte-identical in the registry, with tokens only from the signed endpoint; the key never in logs', async () => {
+    const pusher = await app({ ollamaKey: alice.text, ollamaHosts: [front.host] })
+    const name = `${front.host}/alice/tiny:latest`
+    const lines = await pushAll(pusher.client, name)
+    assert.deepEqual(lines.at(-1), { status: 'success' })
+
+    const stored = store.model(name)
+    const manifest = await registry.getManifest('alice/tiny', 'latest')
+    assert.equal(manifest.status, 200)
+    assert.ok(manifest.bytes.equals(stored.manifestBytes), 'manifest bytes as stored')
+    for (const blob of stored.blobs) assert.equal(await registry.blobDigest('alice/tiny', blob.digest), blob.digest)
+
+    const tokenRequests = front.requests.filter((r) => r.endpoint === 'token')
+    assert.ok(tokenRequests.length >= 1)
+    for (const request of tokenRequests) assert.deepEqual([request.status, request.outcome, request.account], [200, 'ok', 'alice'])
+    assert.deepEqual(tokenRequests[0]!.granted, [{ type: 'repository', name: 'alice/tiny', actions: ['pull', 'push'] }])
+    assert.equal(registry.tokenIssuer!.requests.length, 0, 'the Docker realm was never asked')
+
+    const logs = pusher.logs.join('\n')
+    assert.match(logs, /ollama token request/, 'the logger did see the token step')
+    for (const fragment of keyFragments(alice)) assert.ok(!logs.includes(fragment), 'no key text in logs')
+  })
+
+  it('an unknown key: the client sees 401 with the ssh-ed25519 line to register', async () => {
+    const pusher = await app({ ollamaKey: stranger.text, ollamaHosts: [front.host] })
+    await assert.rejects(pushAll(pusher.client, `${front.host}/alice/tiny:latest`), (error: any) => {
+      assert.equal(error.name, 'ResponseError')
+      assert.equal(error.status_code, 401)
+      assert.ok(error.message.includes(stranger.publicLine), error.message)
+      assert.match(error.message, /ollama\.com/)
+      for (const fragment of keyFragments(stranger)) assert.ok(!error.message.includes(fragment))
+      return true
+    })
+    assert.equal(front.requests.at(-1)!.outcome, 'unknown key')
+  })
+
+  it('another account\'s namespace: pull-only token, push refused before any byte', async () => {
+    const pusher = await app({ ollamaKey: alice.text, ollamaHosts: [front.host] })
+    await assert.rejects(pushAll(pusher.client, `${front.host}/bob/tiny:latest`), (error: any) => {
+      assert.equal(error.status_code, 401)
+      return true
+    })
+    assert.equal((await registry.getManifest('bob/tiny', 'latest')).status, 404)
+  })
+
+  it('without ollamaHosts listing the host, the Docker flow is used and nothing is signed', async () => {
+    const before = front.requests.length
+    const pusher = await app({ ollamaKey: alice.text })
+    await assert.rejects(pushAll(pusher.client, `${front.host}/alice/tiny:latest`), (error: any) => error.status_code === 401)
+    const asked = front.requests.slice(before)
+    assert.ok(asked.length > 0, 'the Docker flow did ask the realm')
+    for (const request of asked) assert.equal(request.outcome, 'no authorization', 'anonymous: no signature')
+  })
+
+  it('a realm on another host: the error names both hosts and no signature is sent', async () => {
+    const elsewhere = await startOllamaCom({
+      upstream: registry.url,
+      service: registry.service!,
+      mint: (subject, access) => registry.tokenIssuer!.mint(subject, access),
+      accounts: [{ publicLine: alice.publicLine, name: 'alice' }],
+      realmHostname: 'localhost',
+    })
+    try {
+      const storeElsewhere = await makeOllamaStore([{ name: `${elsewhere.host}/alice/tiny:latest`, modelSize: 1000 }])
+      try {
+        const pusher = await startApp({ storage: new FilesystemStorage({ root: storeElsewhere.root }), ollamaKey: alice.text, ollamaHosts: [elsewhere.host] })
+        apps.push(pusher)
+        await assert.rejects(pushAll(pusher.client, `${elsewhere.host}/alice/tiny:latest`), (error: any) => {
+          const port = elsewhere.host.split(':')[1]
+          assert.ok(error.message.includes(`"localhost:${port}"`), error.message)
+          assert.ok(error.message.includes(`"${elsewhere.host}"`), error.message)
+          return true
+        })
+        assert.equal(elsewhere.requests.length, 0)
+      } finally {
+        await storeElsewhere.remove()
+      }
+    } finally {
+      await elsewhere.close()
+    }
+  })
+
+  it('the stand-in refuses a replayed nonce and a tampered query (it verifies what it should)', async () => {
+    const { OllamaKey } = await import('../../lib/index.js')
+    const { tokenRequestUrl, tokenRequestAuthorization } = await import('../../lib/registry/ollama/token-source.js')
+    const key = await new OllamaKey(alice.text).load()
+    const url = tokenRequestUrl({ realm: front.realm, service: registry.service, scope: 'repository:alice/tiny:pull' }, Math.floor(Date.now() / 1000), 'bm9uY2Utb25lLXRpbWUtMDE')
+    const headers = { Authorization: tokenRequestAuthorization(key, url) }
+    assert.equal((await fetch(url, { headers })).status, 200)
+    assert.equal((await fetch(url, { headers })).status, 401)
+    assert.equal(front.requests.at(-1)!.outcome, 'reused nonce')
+    const tampered = new URL(url)
+    tampered.search = tampered.search.replace('pull', 'push')
+    assert.equal((await fetch(tampered, { headers })).status, 401)
+    assert.equal(front.requests.at(-1)!.outcome, 'bad signature')
+  })
+
+  describe('the Go CLI pre-flight', () => {
+    it('HEAD / answers 200', async () => {
+      const pusher = await app({ ollamaKey: alice.text })
+      const response = await fetch(pusher.url, { method: 'HEAD' })
+      assert.equal(response.status, 200)
+    })
+
+    it('POST /api/me relays the account for a known key (plan defaults to free)', async () => {
+      const pusher = await app({ ollamaKey: alice.text })
+      const response = await fetch(`${pusher.url}/api/me`, { method: 'POST' })
+      assert.equal(response.status, 200)
+      const body = (await response.json()) as Record<string, unknown>
+      assert.equal(body.name, 'alice')
+      assert.equal(body.plan, 'free')
+      const record = front.requests.at(-1)!
+      assert.deepEqual([record.endpoint, record.outcome], ['me', 'ok'])
+      assert.match(record.rawQuery, /^ts=\d+$/)
+    })
+
+    it('POST /api/me: an unknown key gets 401 with a sign-in link carrying the key line', async () => {
+      const pusher = await app({ ollamaKey: stranger.text })
+      const response = await fetch(`${pusher.url}/api/me`, { method: 'POST' })
+      assert.equal(response.status, 401)
+      const body = (await response.json()) as { error: string; signin_url: string }
+      assert.equal(body.error, 'unauthorized')
+      const link = new URL(body.signin_url)
+      assert.equal(link.pathname, '/connect')
+      assert.equal(Buffer.from(link.searchParams.get('key')!, 'base64url').toString('utf8'), stranger.publicLine)
+      assert.ok(link.searchParams.get('name'))
+    })
+
+    it('POST /api/me: a missing key is a 500 naming its path; an unreachable account API is 503', async () => {
+      const missing = await app({ ollamaKey: '/nonexistent/.ollama/id_ed25519' })
+      const response = await fetch(`${missing.url}/api/me`, { method: 'POST' })
+      assert.equal(response.status, 500)
+      assert.match(((await response.json()) as { error: string }).error, /\/nonexistent\/\.ollama\/id_ed25519 does not exist/)
+      const down = await app({ ollamaKey: alice.text, ollamaAccountUrl: 'http://127.0.0.1:1' })
+      const unavailable = await fetch(`${down.url}/api/me`, { method: 'POST' })
+      assert.equal(unavailable.status, 503)
+      assert.deepEqual(await unavailable.json(), { error: 'account unavailable' })
+    })
+  })
+})
