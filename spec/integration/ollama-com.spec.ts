@@ -4,9 +4,10 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { Ollama, type ProgressResponse } from 'ollama'
-import { FilesystemStorage, type PushRouterOptions } from '../../lib/index.js'
+import { FilesystemStorage, OciRegistryUploader, type PushRouterOptions } from '../../lib/index.js'
 import { startOllamaCom, type OllamaCom } from '../support/ollama-com.js'
 import { startApp, type App } from '../support/push-app.js'
+import { startRedirectRegistry, type RedirectRegistry } from '../support/redirect-registry.js'
 import { makeOllamaStore, type OllamaStore } from '../support/ollama-store.js'
 import { startRegistry, type StartedRegistry } from '../support/registry.js'
 import { makeTestKey, type TestKey } from '../support/ssh-keys.js'
@@ -194,5 +195,54 @@ describe('push to ollama.com (stand-in) with the Ollama key', () => {
       assert.equal(unavailable.status, 503)
       assert.deepEqual(await unavailable.json(), { error: 'account unavailable' })
     })
+  })
+})
+
+// The whole ollama.com shape at once: signed tokens at the front, parts 307'd to an object store
+// behind it (the redirect stand-in), Debian's registry in token mode keeping the bytes.
+describe('push to ollama.com (stand-in) in redirect-upload mode, with the Ollama key', () => {
+  const alice = makeTestKey()
+  let registry: StartedRegistry
+  let redirect: RedirectRegistry
+  let front: OllamaCom
+  let store: OllamaStore
+  let pusher: App | undefined
+
+  before(async () => {
+    registry = await startRegistry({ auth: 'token' })
+    redirect = await startRedirectRegistry(registry.url)
+    front = await startOllamaCom({
+      upstream: `http://${redirect.host}`,
+      service: registry.service!,
+      mint: (subject, access) => registry.tokenIssuer!.mint(subject, access),
+      accounts: [{ publicLine: alice.publicLine, name: 'alice' }],
+    })
+    store = await makeOllamaStore([{ name: `${front.host}/alice/parts:latest`, modelSize: 700_000 }])
+  })
+  after(async () => {
+    await pusher?.close()
+    await front?.close()
+    await redirect?.stop()
+    await registry?.stop()
+    await store?.remove()
+  })
+
+  it('the real client pushes in parts through 307s to the object store; byte-identical, no Authorization there, etag checked', async () => {
+    // Small part bounds so the 700 kB layer goes up in several parts, as a multi-GB one would.
+    const uploader = new OciRegistryUploader({ ollamaKey: alice.text, ollamaHosts: [front.host], minPartSize: 100_000, maxPartSize: 150_000 })
+    pusher = await startApp({ storage: new FilesystemStorage({ root: store.root }), uploader })
+    const name = `${front.host}/alice/parts:latest`
+    const lines = await pushAll(pusher.client, name)
+    assert.deepEqual(lines.at(-1), { status: 'success' })
+
+    const stored = store.model(name)
+    const manifest = await registry.getManifest('alice/parts', 'latest')
+    assert.ok(manifest.bytes.equals(stored.manifestBytes), 'manifest bytes as stored')
+    for (const blob of stored.blobs) assert.equal(await registry.blobDigest('alice/parts', blob.digest), blob.digest)
+    assert.ok(redirect.stats.redirects >= 5, `the big layer's parts were redirected (${redirect.stats.redirects})`)
+    assert.equal(redirect.stats.storeAuthorizations, 0, 'no Authorization reached the object store')
+    assert.ok(redirect.stats.commits.length >= 1 && redirect.stats.commits.every((c) => c.etagOk), 'every commit carried the right etag')
+    const tokens = front.requests.filter((r) => r.endpoint === 'token')
+    assert.ok(tokens.length >= 1 && tokens.every((r) => r.outcome === 'ok' && r.account === 'alice'), 'tokens only from the signed endpoint')
   })
 })

@@ -167,7 +167,8 @@ export async function startOllamaCom(options: OllamaComOptions): Promise<OllamaC
       const out: Record<string, string | string[]> = {}
       for (const [name, value] of Object.entries(answer.headers)) {
         if (value === undefined) continue
-        if (name === 'location' && typeof value === 'string') out[name] = value.startsWith(upstream.origin) ? origin + value.slice(upstream.origin.length) : value
+        // Both upload URLs the registry hands out (`Docker-Upload-Location` beside a 307) are on its own origin.
+        if ((name === 'location' || name === 'docker-upload-location') && typeof value === 'string') out[name] = value.startsWith(upstream.origin) ? origin + value.slice(upstream.origin.length) : value
         else if (name === 'www-authenticate' && typeof value === 'string') out[name] = value.replace(/realm="[^"]*"/, `realm="${realm}"`)
         else out[name] = value
       }
