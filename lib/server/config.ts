@@ -12,6 +12,11 @@ export interface ServerConfig {
   logLevel: LogLevel
   /** How long running requests may finish after SIGTERM/SIGINT before they are cancelled. */
   shutdownGraceMs: number
+  /** Router options taken from the environment when set (see `SERVER_ENVIRONMENT`). */
+  ollamaKey?: string | undefined
+  ollamaHosts?: string[] | undefined
+  ollamaAccountUrl?: string | undefined
+  maxBlobBytes?: number | undefined
 }
 
 /** One environment variable: its name, default, meaning (for `--help` and the README), and reader. */
@@ -73,6 +78,30 @@ export const SERVER_ENVIRONMENT: readonly EnvVariable[] = [
     meaning: 'On SIGTERM/SIGINT: how long running pushes may finish before they are cancelled (upload sessions closed).',
     read: integer(0, 3_600_000, (n, c) => (c.shutdownGraceMs = n)),
   },
+  {
+    name: 'MAX_BLOB_BYTES',
+    default: 'none',
+    meaning: 'Largest blob POST /api/blobs accepts, in bytes (413 past it); none means no limit, as Ollama.',
+    read: integer(0, Number.MAX_SAFE_INTEGER, (n, c) => (c.maxBlobBytes = n)),
+  },
+  {
+    name: 'OLLAMA_KEY',
+    default: '~/.ollama/id_ed25519',
+    meaning: "The Ollama key (an OpenSSH ed25519 private key file) that signs token requests to ollama.com's registry and POST /api/me.",
+    read: (value, c) => void (c.ollamaKey = value.trim()),
+  },
+  {
+    name: 'OLLAMA_REGISTRY_HOSTS',
+    default: 'registry.ollama.ai,ollama.com and subdomains',
+    meaning: "Comma-separated registry hosts (host, host:port, *.domain) that use Ollama's signed-key auth.",
+    read: (value, c) => void (c.ollamaHosts = value.split(',').map((host) => host.trim()).filter((host) => host !== '')),
+  },
+  {
+    name: 'OLLAMA_ACCOUNT_URL',
+    default: 'https://ollama.com',
+    meaning: 'Where POST /api/me asks who the Ollama key belongs to.',
+    read: (value, c) => void (c.ollamaAccountUrl = value.trim()),
+  },
 ]
 
 /** Read the server's settings from `env`; throws one `TypeError` naming every bad variable. */
@@ -95,6 +124,10 @@ export function routerOptionsFrom(config: ServerConfig, runtime: { logger: Logge
     storage: new FilesystemStorage({ root: config.models }),
     logger: runtime.logger,
     signal: runtime.signal,
+    ollamaKey: config.ollamaKey,
+    ollamaHosts: config.ollamaHosts,
+    ollamaAccountUrl: config.ollamaAccountUrl,
+    maxBlobBytes: config.maxBlobBytes,
   }
 }
 

@@ -35,10 +35,17 @@ describe('standalone server configuration', () => {
     const logger = {}
     const signal = new AbortController().signal
     const options = routerOptionsFrom(readServerConfig({ OLLAMA_MODELS: '/srv/models' }), { logger, signal })
-    const resolved = resolveOptions(options)
+    const resolved = resolveOptions(options, 'model')
     assert.equal(resolved.logger, logger)
     assert.equal(resolved.signal, signal)
     assert.equal((resolved.storage as { root?: string }).root, '/srv/models')
+    assert.equal(resolved.maxBlobBytes, undefined)
+    const env = { OLLAMA_KEY: '/keys/id_ed25519', OLLAMA_REGISTRY_HOSTS: 'registry.example.com:5000, *.models.example', OLLAMA_ACCOUNT_URL: 'http://127.0.0.1:9', MAX_BLOB_BYTES: '1024' }
+    const fromEnv = routerOptionsFrom(readServerConfig(env), { logger, signal })
+    assert.deepEqual([fromEnv.ollamaKey, fromEnv.ollamaHosts, fromEnv.ollamaAccountUrl, fromEnv.maxBlobBytes], ['/keys/id_ed25519', ['registry.example.com:5000', '*.models.example'], 'http://127.0.0.1:9', 1024])
+    const again = resolveOptions(fromEnv, 'model')
+    assert.deepEqual([again.ollamaKey.path, again.ollamaAccountUrl, again.maxBlobBytes], ['/keys/id_ed25519', 'http://127.0.0.1:9', 1024])
+    assert.throws(() => readServerConfig({ MAX_BLOB_BYTES: 'lots' }), /MAX_BLOB_BYTES must be an integer/)
   })
 
   it('--help lists every variable with its default', () => {
