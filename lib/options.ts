@@ -5,6 +5,9 @@ import { OciRegistryUploader } from './registry/oci-uploader.js'
 import type { RegistryUploader } from './registry/uploader.js'
 import type { StorageAdapter } from './storage/adapter.js'
 import { FilesystemStorage } from './storage/filesystem.js'
+import { isHostPattern } from './policy/host-pattern.js'
+import type { AllowedRegistries } from './policy/registry-allowed.js'
+import type { AllowInsecure } from './policy/insecure-allowed.js'
 import { DEFAULT_PROGRESS_INTERVAL_MS, DEFAULT_UPLOAD_CONCURRENCY } from './push/push-model.js'
 
 /**
@@ -38,6 +41,20 @@ export interface PushRouterOptions {
   progressIntervalMs?: number
   /** How many blobs of one push upload at once (1–8). Default 2. */
   uploadConcurrency?: number
+  /**
+   * Which registries a push may go to: host patterns (`host`, `host:port`, `*.domain`; ports are
+   * matched exactly, `host` alone means no port) or a predicate called with the registry host
+   * (`host[:port]`). A push anywhere else answers 403 naming the host, before any connection.
+   * Default: every registry (Ollama's behaviour). See docs/security.md.
+   */
+  allowedRegistries?: AllowedRegistries
+  /**
+   * Whether a request may ask for `insecure: true` (plain http or unverified TLS): `true` any
+   * registry, `false` none (403, nothing contacted), or the host patterns that may. Credentials
+   * from `credentials(host)` travel on an insecure push only to hosts listed in such an array;
+   * otherwise the push proceeds without them. Default `true`.
+   */
+  allowInsecure?: AllowInsecure
 }
 
 /**
@@ -62,6 +79,8 @@ export interface ResolvedOptions {
   readonly logger: Logger | undefined
   readonly progressIntervalMs: number
   readonly uploadConcurrency: number
+  readonly allowedRegistries: AllowedRegistries | undefined
+  readonly allowInsecure: AllowInsecure
   /** Largest blob accepted by ingest, in bytes; `undefined` for no limit. */
   readonly maxBlobBytes: number | undefined
 }
@@ -81,6 +100,10 @@ function implementing(kind: string, required: string[], optional: string[]) {
 
 const pem = Joi.alternatives().try(Joi.string(), Joi.binary())
 
+const hostPatterns = Joi.array().items(
+  Joi.string().custom((value: string, helpers) => (isHostPattern(value) ? value : helpers.message({ custom: '{{#label}} must be a registry host pattern: "host", "host:port" or "*.domain"' }))),
+)
+
 const schema = Joi.object<ModelRouterOptions>({
   storage: implementing('StorageAdapter', ['readManifest', 'statBlob', 'openBlob'], ['writeBlob', 'writeManifest', 'deleteModel', 'listModels', 'deleteBlob']),
   uploader: implementing('RegistryUploader', ['open'], []),
@@ -99,8 +122,10 @@ const schema = Joi.object<ModelRouterOptions>({
   progressIntervalMs: Joi.number().integer().min(10).max(10_000),
   uploadConcurrency: Joi.number().integer().min(1).max(8),
   proxy: Joi.alternatives().try(Joi.valid(false), Joi.string().uri({ scheme: ['http', 'https'] })),
+  allowedRegistries: Joi.alternatives().try(hostPatterns, Joi.func().maxArity(1)),
+  allowInsecure: Joi.alternatives().try(Joi.boolean(), hostPatterns),
 })
-const KNOWN = 'storage, uploader, defaultRegistry, credentials, allowRequestCredentials, ca, logger, progressIntervalMs, uploadConcurrency, proxy'
+const KNOWN = 'storage, uploader, defaultRegistry, credentials, allowRequestCredentials, ca, logger, progressIntervalMs, uploadConcurrency, proxy, allowedRegistries, allowInsecure'
 const pushSchema = schema.messages({ 'object.unknown': `{{#label}} is not an option (known options: ${KNOWN})` })
 // The model router takes the push options plus the ingest limits.
 const modelSchema = schema
@@ -125,5 +150,8 @@ export function resolveOptions(options: ModelRouterOptions = {}, kind: 'push' | 
     progressIntervalMs: options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS,
     uploadConcurrency: options.uploadConcurrency ?? DEFAULT_UPLOAD_CONCURRENCY,
     maxBlobBytes: options.maxBlobBytes,
+    // Copies: a caller mutating its array later must not change the policy.
+    allowedRegistries: Array.isArray(options.allowedRegistries) ? Object.freeze([...options.allowedRegistries]) : options.allowedRegistries,
+    allowInsecure: Array.isArray(options.allowInsecure) ? Object.freeze([...options.allowInsecure]) : (options.allowInsecure ?? true),
   })
 }

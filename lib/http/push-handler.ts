@@ -7,6 +7,9 @@ import { abortOnClose, respondWithProgress } from './progress-response.js'
 import { readJsonBody, validatePushBody } from './push-request.js'
 import { closeIfBodyUnread } from './unread-body.js'
 import { sendFailure } from './respond.js'
+import { assertRegistryAllowed } from '../policy/registry-allowed.js'
+import { assertInsecureAllowed } from '../policy/insecure-allowed.js'
+import { mayUseHostCredentials } from '../policy/host-credentials-allowed.js'
 
 /** The shape of an Express (4 or 5) request handler, without depending on Express's types. */
 export type PushRequestHandler = (req: IncomingMessage & { body?: unknown }, res: ServerResponse, next?: (error?: unknown) => void) => Promise<void>
@@ -28,7 +31,10 @@ export async function handlePush(options: ResolvedOptions, req: IncomingMessage 
   try {
     const request = validatePushBody(await readJsonBody(req), options.allowRequestCredentials)
     const name = parseModelName(request.model, { defaultRegistry: options.defaultRegistry })
-    const credentials = request.credentials ?? (await options.credentials?.(name.host))
+    // Policy first: a refused push must not reach the registry, nor the host's credentials callback.
+    assertRegistryAllowed(name.host, options.allowedRegistries)
+    assertInsecureAllowed(name.host, request.insecure, options.allowInsecure)
+    const credentials = request.credentials ?? (await hostCredentials(options, name.host, request.insecure))
     events = pushModel(name, options, {
       signal,
       insecure: request.insecure,
@@ -45,4 +51,14 @@ export async function handlePush(options: ResolvedOptions, req: IncomingMessage 
     release()
     await events?.return()
   }
+}
+
+/** The host app's credentials for `host`, unless policy keeps them off an insecure connection. */
+async function hostCredentials(options: ResolvedOptions, host: string, insecure: boolean) {
+  if (options.credentials === undefined) return undefined
+  if (!mayUseHostCredentials(host, insecure, options.allowInsecure)) {
+    options.logger?.warn?.('insecure push: configured credentials withheld (host not listed in allowInsecure)', { host })
+    return undefined
+  }
+  return options.credentials(host)
 }

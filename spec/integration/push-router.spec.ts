@@ -256,6 +256,8 @@ describe('POST /api/push through the ollama client', () => {
           hosts.push(host)
           return host === registry.host ? registry.users.pusher : undefined
         },
+        // The test registry is plain http: the host app consents to its secrets crossing it (docs/security.md).
+        allowInsecure: [registry.host],
       })
       try {
         const lines = await pushAll(configured.client, `${registry.host}/team/llama:q4`)
