@@ -6,6 +6,7 @@ import type { RegistryUploader } from './registry/uploader.js'
 import type { StorageAdapter } from './storage/adapter.js'
 import { FilesystemStorage } from './storage/filesystem.js'
 import { isHostPattern } from './policy/host-pattern.js'
+import { DEFAULT_CLIENT_STALL_TIMEOUT_MS } from './http/ndjson.js'
 import type { AllowedRegistries } from './policy/registry-allowed.js'
 import type { AllowInsecure } from './policy/insecure-allowed.js'
 import { DEFAULT_PROGRESS_INTERVAL_MS, DEFAULT_UPLOAD_CONCURRENCY } from './push/push-model.js'
@@ -55,6 +56,12 @@ export interface PushRouterOptions {
    * otherwise the push proceeds without them. Default `true`.
    */
   allowInsecure?: AllowInsecure
+  /**
+   * How long a streaming response waits for a client that stopped reading its progress lines, in
+   * ms (1000–3 600 000). Then the response is closed and the push (or create) cancelled, its
+   * registry sessions closed. Default 120 000.
+   */
+  clientStallTimeoutMs?: number
 }
 
 /**
@@ -81,6 +88,7 @@ export interface ResolvedOptions {
   readonly uploadConcurrency: number
   readonly allowedRegistries: AllowedRegistries | undefined
   readonly allowInsecure: AllowInsecure
+  readonly clientStallTimeoutMs: number
   /** Largest blob accepted by ingest, in bytes; `undefined` for no limit. */
   readonly maxBlobBytes: number | undefined
 }
@@ -124,8 +132,9 @@ const schema = Joi.object<ModelRouterOptions>({
   proxy: Joi.alternatives().try(Joi.valid(false), Joi.string().uri({ scheme: ['http', 'https'] })),
   allowedRegistries: Joi.alternatives().try(hostPatterns, Joi.func().maxArity(1)),
   allowInsecure: Joi.alternatives().try(Joi.boolean(), hostPatterns),
+  clientStallTimeoutMs: Joi.number().integer().min(1_000).max(3_600_000),
 })
-const KNOWN = 'storage, uploader, defaultRegistry, credentials, allowRequestCredentials, ca, logger, progressIntervalMs, uploadConcurrency, proxy, allowedRegistries, allowInsecure'
+const KNOWN = 'storage, uploader, defaultRegistry, credentials, allowRequestCredentials, ca, logger, progressIntervalMs, uploadConcurrency, proxy, allowedRegistries, allowInsecure, clientStallTimeoutMs'
 const pushSchema = schema.messages({ 'object.unknown': `{{#label}} is not an option (known options: ${KNOWN})` })
 // The model router takes the push options plus the ingest limits.
 const modelSchema = schema
@@ -152,6 +161,7 @@ export function resolveOptions(options: ModelRouterOptions = {}, kind: 'push' | 
     maxBlobBytes: options.maxBlobBytes,
     // Copies: a caller mutating its array later must not change the policy.
     allowedRegistries: Array.isArray(options.allowedRegistries) ? Object.freeze([...options.allowedRegistries]) : options.allowedRegistries,
+    clientStallTimeoutMs: options.clientStallTimeoutMs ?? DEFAULT_CLIENT_STALL_TIMEOUT_MS,
     allowInsecure: Array.isArray(options.allowInsecure) ? Object.freeze([...options.allowInsecure]) : (options.allowInsecure ?? true),
   })
 }

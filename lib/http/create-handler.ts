@@ -27,7 +27,7 @@ export async function handleCreate(options: ResolvedOptions, req: IncomingMessag
   try {
     const request = validateCreateBody(await readJsonBody(req, MAX_CREATE_BODY_BYTES), options.defaultRegistry)
     events = createModel(request, { storage: options.storage, defaultRegistry: options.defaultRegistry }, { signal })
-    await respondWithProgress(res, events, request.stream)
+    await respondWithProgress(res, events, request.stream, options.clientStallTimeoutMs)
   } catch (error) {
     closeIfBodyUnread(req, res)
     sendFailure(res, error, options.logger, 'create')

@@ -11,7 +11,12 @@ import { sendJson } from './respond.js'
  * Then either NDJSON lines, with a later failure as a final `{"error"}` line, or (`stream: false`)
  * one `{"status":"success"}` once everything is done, a failure still rejecting for a real status.
  */
-export async function respondWithProgress(res: ServerResponse, events: AsyncGenerator<PushProgress, void, undefined>, stream: boolean): Promise<void> {
+export async function respondWithProgress(
+  res: ServerResponse,
+  events: AsyncGenerator<PushProgress, void, undefined>,
+  stream: boolean,
+  clientStallTimeoutMs?: number,
+): Promise<void> {
   const first = await events.next()
   if (!stream) {
     for (let step = first; !step.done; step = await events.next()) {
@@ -20,7 +25,7 @@ export async function respondWithProgress(res: ServerResponse, events: AsyncGene
     if (!res.headersSent) sendJson(res, 200, { status: 'success' })
     return
   }
-  const writer = new NdjsonWriter(res)
+  const writer = new NdjsonWriter(res, clientStallTimeoutMs)
   writer.start()
   try {
     for (let step = first; !step.done; step = await events.next()) {

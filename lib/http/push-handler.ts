@@ -43,7 +43,7 @@ export async function handlePush(options: ResolvedOptions, req: IncomingMessage 
       uploadConcurrency: options.uploadConcurrency,
     })
     // pushModel runs every cheap check before its first event: failures there are real statuses.
-    await respondWithProgress(res, events, request.stream)
+    await respondWithProgress(res, events, request.stream, options.clientStallTimeoutMs)
   } catch (error) {
     closeIfBodyUnread(req, res)
     sendFailure(res, error, options.logger, 'push')
