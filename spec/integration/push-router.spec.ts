@@ -16,13 +16,29 @@ interface App {
   url: string
   client: Ollama
   logs: string[]
+  /** Resolves with the first log line (past or future) matching `pattern`. */
+  waitForLog(pattern: RegExp): Promise<string>
   close(): Promise<void>
 }
 
 async function startApp(options: PushRouterOptions): Promise<App> {
   const logs: string[] = []
-  const record = (level: string) => (message: string, fields?: Record<string, unknown>) => logs.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`)
+  const waiters: Array<{ pattern: RegExp; resolve: (line: string) => void }> = []
+  const record = (level: string) => (message: string, fields?: Record<string, unknown>) => {
+    const line = `${level} ${message} ${JSON.stringify(fields ?? {})}`
+    logs.push(line)
+    for (const waiter of waiters.filter((w) => w.pattern.test(line))) {
+      waiters.splice(waiters.indexOf(waiter), 1)
+      waiter.resolve(line)
+    }
+  }
   const logger: Logger = { debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') }
+  const waitForLog = (pattern: RegExp) =>
+    new Promise<string>((resolve) => {
+      const seen = logs.find((line) => pattern.test(line))
+      if (seen !== undefined) return resolve(seen)
+      waiters.push({ pattern, resolve })
+    })
   const app = express()
   app.use(createPushRouter({ logger, ...options }))
   const server: Server = await new Promise((resolve) => {
@@ -33,6 +49,7 @@ async function startApp(options: PushRouterOptions): Promise<App> {
     url,
     client: new Ollama({ host: url }),
     logs,
+    waitForLog,
     close: () => new Promise<void>((resolve) => {
       server.closeAllConnections()
       server.close(() => resolve())
@@ -171,7 +188,7 @@ describe('POST /api/push through the ollama client', () => {
       await assertInRegistry(registry, store, name, 'team/big', 'latest')
     })
 
-    it('a client that disconnects mid-upload cancels the push; the server stays up and a retry works', async () => {
+    it('a client that disconnects mid-upload cancels the push; the server stays up and a retry works', { timeout: 60_000 }, async () => {
       const name = `${registry.host}/team/slow:latest`
       const stream = await app.client.push({ model: name, insecure: true, stream: true })
       for await (const line of stream) {
@@ -180,6 +197,9 @@ describe('POST /api/push through the ollama client', () => {
           break
         }
       }
+      // The cancel itself: pushModel saw the abort and says so (not merely "not finished yet").
+      const cancelled = await app.waitForLog(/push failed .*team\/slow.*"code":"ABORTED"/)
+      assert.match(cancelled, /ABORTED/)
       const manifest = await registry.getManifest('team/slow', 'latest')
       assert.equal(manifest.status, 404, 'no manifest was put')
       const lines = await pushAll(app.client, name)
