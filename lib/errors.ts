@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   BLOB_TOO_LARGE: 413,
   REGISTRY_UNAUTHORIZED: 401,
   REGISTRY_DENIED: 403,
+  PUSH_FORBIDDEN: 403,
   REGISTRY_UNREACHABLE: 502,
   REGISTRY_FAILED: 502,
   OLLAMA_KEY_UNAVAILABLE: 500,
@@ -103,6 +104,18 @@ export class DigestMismatchError extends StorageError {
 export class BlobTooLargeError extends ModelPushError {
   constructor(limit: number) {
     super('BLOB_TOO_LARGE', `blob is larger than this server accepts (${limit} bytes)`, 'request')
+  }
+}
+
+/**
+ * The host app's policy forbids this push (`allowedRegistries`, `allowInsecure`). Raised before any
+ * connection is made; the message names the registry host, never credentials.
+ */
+export class PolicyError extends ModelPushError {
+  readonly host: string
+  constructor(host: string, message: string) {
+    super('PUSH_FORBIDDEN', message, 'request')
+    this.host = host
   }
 }
 

@@ -8,6 +8,10 @@ import { ollamaHostsSchema, ollamaKeySchema } from './registry/ollama/options-sc
 import type { RegistryUploader } from './registry/uploader.js'
 import type { StorageAdapter } from './storage/adapter.js'
 import { FilesystemStorage } from './storage/filesystem.js'
+import { isHostPattern } from './policy/host-pattern.js'
+import { DEFAULT_CLIENT_STALL_TIMEOUT_MS } from './http/ndjson.js'
+import type { AllowedRegistries } from './policy/registry-allowed.js'
+import type { AllowInsecure } from './policy/insecure-allowed.js'
 import { DEFAULT_PROGRESS_INTERVAL_MS, DEFAULT_UPLOAD_CONCURRENCY } from './push/push-model.js'
 
 /**
@@ -60,6 +64,26 @@ export interface PushRouterOptions {
   ollamaHosts?: readonly string[] | undefined
   /** Base URL of the account API that `POST /api/me` asks (`<url>/api/me`). Default `https://ollama.com`. */
   ollamaAccountUrl?: string | undefined
+  /**
+   * Which registries a push may go to: host patterns (`host`, `host:port`, `*.domain`; ports are
+   * matched exactly, `host` alone means no port) or a predicate called with the registry host
+   * (`host[:port]`). A push anywhere else answers 403 naming the host, before any connection.
+   * Default: every registry (Ollama's behaviour). See docs/security.md.
+   */
+  allowedRegistries?: AllowedRegistries | undefined
+  /**
+   * Whether a request may ask for `insecure: true` (plain http or unverified TLS): `true` any
+   * registry, `false` none (403, nothing contacted), or the host patterns that may. Credentials
+   * from `credentials(host)` travel on an insecure push only to hosts listed in such an array;
+   * otherwise the push proceeds without them. Default `true`.
+   */
+  allowInsecure?: AllowInsecure | undefined
+  /**
+   * How long a streaming response waits for a client that stopped reading its progress lines, in
+   * ms (1000–3 600 000). Then the response is closed and the push (or create) cancelled, its
+   * registry sessions closed. Default 120 000.
+   */
+  clientStallTimeoutMs?: number | undefined
 }
 
 /**
@@ -84,6 +108,9 @@ export interface ResolvedOptions {
   readonly logger: Logger | undefined
   readonly progressIntervalMs: number
   readonly uploadConcurrency: number
+  readonly allowedRegistries: AllowedRegistries | undefined
+  readonly allowInsecure: AllowInsecure
+  readonly clientStallTimeoutMs: number
   /** Largest blob accepted by ingest, in bytes; `undefined` for no limit. */
   readonly maxBlobBytes: number | undefined
   readonly signal: AbortSignal | undefined
@@ -107,6 +134,10 @@ function implementing(kind: string, required: string[], optional: string[]) {
 
 const pem = Joi.alternatives().try(Joi.string(), Joi.binary())
 
+const hostPatterns = Joi.array().items(
+  Joi.string().custom((value: string, helpers) => (isHostPattern(value) ? value : helpers.message({ custom: '{{#label}} must be a registry host pattern: "host", "host:port" or "*.domain"' }))),
+)
+
 const schema = Joi.object<ModelRouterOptions>({
   storage: implementing('StorageAdapter', ['readManifest', 'statBlob', 'openBlob'], ['writeBlob', 'writeManifest', 'deleteModel', 'listModels', 'deleteBlob']),
   uploader: implementing('RegistryUploader', ['open'], []),
@@ -128,9 +159,12 @@ const schema = Joi.object<ModelRouterOptions>({
   ollamaKey: ollamaKeySchema,
   ollamaHosts: ollamaHostsSchema,
   ollamaAccountUrl: Joi.string().uri({ scheme: ['http', 'https'] }),
+  allowedRegistries: Joi.alternatives().try(hostPatterns, Joi.func().maxArity(1)),
+  allowInsecure: Joi.alternatives().try(Joi.boolean(), hostPatterns),
+  clientStallTimeoutMs: Joi.number().integer().min(1_000).max(3_600_000),
   signal: Joi.any().custom((value: unknown, helpers) => (value instanceof AbortSignal ? value : helpers.message({ custom: '{{#label}} must be an AbortSignal' }))),
 })
-const KNOWN = 'storage, uploader, defaultRegistry, credentials, allowRequestCredentials, ca, logger, progressIntervalMs, uploadConcurrency, proxy, signal, ollamaKey, ollamaHosts, ollamaAccountUrl'
+const KNOWN = 'storage, uploader, defaultRegistry, credentials, allowRequestCredentials, ca, logger, progressIntervalMs, uploadConcurrency, proxy, signal, ollamaKey, ollamaHosts, ollamaAccountUrl, allowedRegistries, allowInsecure, clientStallTimeoutMs'
 const pushSchema = schema.messages({ 'object.unknown': `{{#label}} is not an option (known options: ${KNOWN})` })
 // The model router takes the push options plus the ingest limits.
 const modelSchema = schema
@@ -166,5 +200,9 @@ export function resolveOptions(options: ModelRouterOptions = {}, kind: 'push' | 
     signal: options.signal,
     ollamaKey: new OllamaKey(options.ollamaKey),
     ollamaAccountUrl: options.ollamaAccountUrl ?? DEFAULT_OLLAMA_ACCOUNT_URL,
+    // Copies: a caller mutating its array later must not change the policy.
+    allowedRegistries: Array.isArray(options.allowedRegistries) ? Object.freeze([...options.allowedRegistries]) : options.allowedRegistries,
+    clientStallTimeoutMs: options.clientStallTimeoutMs ?? DEFAULT_CLIENT_STALL_TIMEOUT_MS,
+    allowInsecure: Array.isArray(options.allowInsecure) ? Object.freeze([...options.allowInsecure]) : (options.allowInsecure ?? true),
   })
 }

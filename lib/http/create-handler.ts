@@ -32,7 +32,7 @@ export async function handleCreate(options: ResolvedOptions, req: IncomingMessag
     const request = validateCreateBody(await readJsonBody(req, MAX_CREATE_BODY_BYTES), options.defaultRegistry)
     events = createModel(request, { storage: options.storage, defaultRegistry: options.defaultRegistry }, { signal })
     const shutdown = cancel
-    await respondWithProgress(res, events, request.stream, (error) => (shutdown.shuttingDown() ? new ShuttingDownError() : toModelPushError(error)))
+    await respondWithProgress(res, events, request.stream, (error) => (shutdown.shuttingDown() ? new ShuttingDownError() : toModelPushError(error)), options.clientStallTimeoutMs)
   } catch (error) {
     closeIfBodyUnread(req, res)
     sendFailure(res, cancel?.shuttingDown() ? new ShuttingDownError() : error, options.logger, 'create')

@@ -17,6 +17,7 @@ export async function respondWithProgress(
   events: AsyncGenerator<PushProgress, void, undefined>,
   stream: boolean,
   outcome: (error: unknown) => ModelPushError = toModelPushError,
+  clientStallTimeoutMs?: number,
 ): Promise<void> {
   const first = await events.next()
   if (!stream) {
@@ -26,7 +27,7 @@ export async function respondWithProgress(
     if (!res.headersSent) sendJson(res, 200, { status: 'success' })
     return
   }
-  const writer = new NdjsonWriter(res)
+  const writer = new NdjsonWriter(res, clientStallTimeoutMs)
   writer.start()
   try {
     for (let step = first; !step.done; step = await events.next()) {

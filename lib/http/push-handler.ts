@@ -10,6 +10,9 @@ import { validatePushBody } from './push-request.js'
 import { requestSignal, type RequestSignal } from './request-signal.js'
 import { sendFailure } from './respond.js'
 import { closeIfBodyUnread } from './unread-body.js'
+import { assertRegistryAllowed } from '../policy/registry-allowed.js'
+import { assertInsecureAllowed } from '../policy/insecure-allowed.js'
+import { mayUseHostCredentials } from '../policy/host-credentials-allowed.js'
 
 /** The shape of an Express (4 or 5) request handler, without depending on Express's types. */
 export type PushRequestHandler = (req: BodyRequest, res: ServerResponse, next?: (error?: unknown) => void) => Promise<void>
@@ -36,13 +39,16 @@ export async function handlePush(options: ResolvedOptions, req: BodyRequest, res
     try {
       request = validatePushBody(await readJsonBody(req), options.allowRequestCredentials)
       name = parseModelName(request.model, { defaultRegistry: options.defaultRegistry })
+      // Policy first: a refused push must not reach the registry, nor the host's credentials callback.
+      assertRegistryAllowed(name.host, options.allowedRegistries)
+      assertInsecureAllowed(name.host, request.insecure, options.allowInsecure)
     } catch (error) {
       // pushModel logs what fails inside it; a refused request is logged here.
       const failure = toModelPushError(error)
       options.logger?.info?.('push refused', { code: failure.code, status: failure.status, reason: failure.message })
       throw failure
     }
-    const credentials = request.credentials ?? (await options.credentials?.(name.host))
+    const credentials = request.credentials ?? (await hostCredentials(options, name.host, request.insecure))
     events = pushModel(name, options, {
       signal: cancel.signal,
       insecure: request.insecure,
@@ -51,7 +57,7 @@ export async function handlePush(options: ResolvedOptions, req: BodyRequest, res
       uploadConcurrency: options.uploadConcurrency,
     })
     // pushModel runs every cheap check before its first event: failures there are real statuses.
-    await respondWithProgress(res, events, request.stream, outcome)
+    await respondWithProgress(res, events, request.stream, outcome, options.clientStallTimeoutMs)
   } catch (error) {
     closeIfBodyUnread(req, res)
     sendFailure(res, outcome(error), options.logger, 'push')
@@ -59,4 +65,14 @@ export async function handlePush(options: ResolvedOptions, req: BodyRequest, res
     cancel?.dispose()
     await events?.return()
   }
+}
+
+/** The host app's credentials for `host`, unless policy keeps them off an insecure connection. */
+async function hostCredentials(options: ResolvedOptions, host: string, insecure: boolean) {
+  if (options.credentials === undefined) return undefined
+  if (!mayUseHostCredentials(host, insecure, options.allowInsecure)) {
+    options.logger?.warn?.('insecure push: configured credentials withheld (host not listed in allowInsecure)', { host })
+    return undefined
+  }
+  return options.credentials(host)
 }

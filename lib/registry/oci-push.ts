@@ -26,6 +26,7 @@ import { assertUrlAllowed } from './endpoint.js'
 import type { RegistryResponse } from './http-client.js'
 import { BodyStreamError, RegistryClient } from './registry-client.js'
 import { retry, throwIfAborted, type RetryPolicy } from './retry.js'
+import { isRetryableStatus, registryErrorFromResponse } from './registry-error.js'
 import type { BlobSightings, SharedUploads } from './shared-uploads.js'
 import { expectStatus } from './transport/expect-status.js'
 import type { BlobOpener, ManifestPayload, RegistryPush, RegistryTarget, UploadBlobOptions } from './uploader.js'
@@ -205,7 +206,9 @@ export class OciPush implements RegistryPush {
         let ring: Buffer[] = []
         const redirect = new RedirectedParts(this.#context.redirectHosts.has(this.#target.host.toLowerCase()))
         try {
-          location ??= await this.#startUpload(signal)
+          // Each idempotent step is retried on its own (one `retries` budget per step); only a
+          // failed PATCH restarts the blob, since a cut-off PATCH leaves the session unusable.
+          location ??= await retry(() => this.#startUpload(signal), this.#policy(`open an upload session in ${this.#repository}`, signal))
           for (const [index, part] of blobParts(descriptor.size, this.#context.minPartSize, this.#context.maxPartSize).entries()) {
             const answer = await this.#patchPart(location, descriptor, part, () => open(part.start, { end: part.end, reuseBuffers: true, ring }), tally.add, signal, redirect.md5(index))
             location = answer.next
@@ -228,7 +231,8 @@ export class OciPush implements RegistryPush {
             await redirect.launch(index, () => this.#putPart(store, descriptor, part, () => open(part.start, { end: part.end }), tally.add, signal))
           }
           const etag = await redirect.etag()
-          await this.#commitBlob(location, descriptor, signal, etag)
+          const committing = location
+          await retry(() => this.#commitBlob(committing, descriptor, signal, etag), this.#policy(`commit blob ${digest}`, signal))
         } catch (error) {
           redirect.abandon()
           if (location !== undefined) void this.#cancelUpload(location)
@@ -409,16 +413,24 @@ export class OciPush implements RegistryPush {
     }
   }
 
-  /** Best-effort DELETE of an upload session; never throws, never re-authenticates. */
+  /**
+   * Best-effort DELETE of an upload session; never throws, never re-authenticates. A 5xx/429 or a
+   * network fault is retried like any other request, so a flaky registry is not left with open
+   * sessions; any other answer (204, or 404 for a session already gone) ends it.
+   */
   async #cancelUpload(location: string): Promise<void> {
+    const action = 'cancel an upload session'
     try {
-      await this.#client.request(this.#target, {
-        method: 'DELETE',
-        url: location,
-        action: 'cancel an upload session',
-        authenticate: false,
-        timeoutMs: Math.min(this.#context.timeoutMs, 10_000),
-      })
+      await retry(async () => {
+        const response = await this.#client.request(this.#target, {
+          method: 'DELETE',
+          url: location,
+          action,
+          authenticate: false,
+          timeoutMs: Math.min(this.#context.timeoutMs, 10_000),
+        })
+        if (isRetryableStatus(response.status)) throw registryErrorFromResponse(response, { action, url: location })
+      }, this.#policy(action, undefined))
     } catch {
       // the registry purges abandoned sessions itself
     }

@@ -14,6 +14,8 @@ import { resolveUploaderOptions, type OciRegistryUploaderOptions, type ResolvedU
 import { RegistryClient } from './registry-client.js'
 import { BlobSightings, SharedUploads } from './shared-uploads.js'
 import type { RegistryPush, RegistryTarget, RegistryUploader } from './uploader.js'
+import { secretForms } from './redact.js'
+import { scrubbing, scrubbingLogger, scrubbingPush } from './secret-scrubbing.js'
 
 export type { OciRegistryUploaderOptions } from './options.js'
 
@@ -41,12 +43,18 @@ export class OciRegistryUploader implements RegistryUploader {
    * session keeps it for the first blob that needs one, or cancels it on `close()`.
    */
   async open(target: RegistryTarget, options: OperationOptions = {}): Promise<RegistryPush> {
-    const { logger, retries, retryDelayMs, timeoutMs, minPartSize, maxPartSize } = this.#options
-    return OciPush.open(
-      { client: this.#client, logger, retries, retryDelayMs, timeoutMs, minPartSize, maxPartSize, uploads: this.#uploads, sightings: this.#sightings, redirectHosts: this.#redirectHosts },
-      target,
-      options,
+    const { retries, retryDelayMs, timeoutMs, minPartSize, maxPartSize } = this.#options
+    // The session's errors and log lines are scrubbed of this push's password in every form.
+    const forms = secretForms(target.credentials)
+    const logger = scrubbingLogger(this.#options.logger, forms)
+    const push = await scrubbing(forms, () =>
+      OciPush.open(
+        { client: this.#client, logger, retries, retryDelayMs, timeoutMs, minPartSize, maxPartSize, uploads: this.#uploads, sightings: this.#sightings, redirectHosts: this.#redirectHosts },
+        target,
+        options,
+      ),
     )
+    return scrubbingPush(push, target.credentials)
   }
 
   /** Close idle keep-alive connections. The uploader must not be used afterwards. */

@@ -22,7 +22,7 @@ export interface OciRegistryUploaderOptions {
    * Default 60 000.
    */
   timeoutMs?: number | undefined
-  /** How many times a failed step (network error, 5xx, 429) is retried; a blob restarts from POST each time. Default 3. */
+  /** How many times a failed step (network error, 5xx, 429) is retried: POST, HEAD, commit PUT, manifest PUT and the cancel DELETE each on their own; a failed PATCH restarts the blob from POST. Default 5. */
   retries?: number | undefined
   /** First retry delay in ms, doubled on each retry (with jitter, at most 10 s; `Retry-After` wins when larger). Default 250. */
   retryDelayMs?: number | undefined
@@ -119,7 +119,7 @@ export function resolveUploaderOptions(options: OciRegistryUploaderOptions | und
     logger: given.logger,
     userAgent: given.userAgent ?? DEFAULT_USER_AGENT,
     timeoutMs: given.timeoutMs ?? 60_000,
-    retries: given.retries ?? 3,
+    retries: given.retries ?? 5,
     retryDelayMs: given.retryDelayMs ?? 250,
     maxSockets: given.maxSockets ?? 16,
     minPartSize: given.minPartSize ?? DEFAULT_MIN_PART_SIZE,

@@ -70,3 +70,31 @@ export function redactText(text: string): string {
     .replace(JWT, '[redacted]')
     .replace(SECRET_ASSIGNMENT, (_match, before: string, name: string) => (name.toLowerCase() === '_state' ? before : `${before}${name}=[redacted]`))
 }
+
+/** Shorter passwords are not searched for: replacing every `abc` in a message would hide more than it protects. */
+const MIN_SECRET_LENGTH = 4
+
+/**
+ * The forms in which a registry may echo this push's password: raw, URL-encoded, and base64 of
+ * `user:password` (a Basic header value) and of the password alone. Longest first, so a longer
+ * form is replaced whole.
+ */
+export function secretForms(credentials: { username: string; password: string } | undefined): string[] {
+  if (credentials === undefined || credentials.password.length < MIN_SECRET_LENGTH) return []
+  const { username, password } = credentials
+  const forms = new Set([
+    password,
+    encodeURIComponent(password),
+    Buffer.from(`${username}:${password}`).toString('base64'),
+    Buffer.from(`${username}:${password}`).toString('base64').replace(/=+$/, ''),
+    Buffer.from(password).toString('base64').replace(/=+$/, ''),
+  ])
+  return [...forms].filter((form) => form.length >= MIN_SECRET_LENGTH).sort((a, b) => b.length - a.length)
+}
+
+/** `text` with every occurrence of `forms` replaced by `[redacted]`. */
+export function redactSecrets(text: string, forms: readonly string[]): string {
+  let out = text
+  for (const form of forms) out = out.split(form).join('[redacted]')
+  return out
+}

@@ -17,6 +17,8 @@ export interface ServerConfig {
   ollamaHosts?: string[] | undefined
   ollamaAccountUrl?: string | undefined
   maxBlobBytes?: number | undefined
+  allowedRegistries?: string[] | undefined
+  allowInsecure?: boolean | string[] | undefined
 }
 
 /** One environment variable: its name, default, meaning (for `--help` and the README), and reader. */
@@ -36,6 +38,11 @@ function integer(min: number, max: number, apply: (n: number, config: ServerConf
     apply(n, config)
     return undefined
   }
+}
+
+/** A comma-separated list of host patterns. */
+function hostList(value: string): string[] {
+  return value.split(',').map((host) => host.trim()).filter((host) => host !== '')
 }
 
 /**
@@ -85,6 +92,22 @@ export const SERVER_ENVIRONMENT: readonly EnvVariable[] = [
     read: integer(0, Number.MAX_SAFE_INTEGER, (n, c) => (c.maxBlobBytes = n)),
   },
   {
+    name: 'ALLOWED_REGISTRIES',
+    default: 'every registry',
+    meaning: 'Comma-separated registry hosts (host, host:port, *.domain) pushes may go to; any other answers 403 before a connection.',
+    read: (value, c) => void (c.allowedRegistries = hostList(value)),
+  },
+  {
+    name: 'ALLOW_INSECURE',
+    default: 'true',
+    meaning: 'Whether requests may ask for insecure (plain http, unverified TLS): true, false, or comma-separated hosts that may.',
+    read: (value, c) => {
+      const text = value.trim().toLowerCase()
+      c.allowInsecure = text === 'true' ? true : text === 'false' ? false : hostList(value)
+      return undefined
+    },
+  },
+  {
     name: 'OLLAMA_KEY',
     default: '~/.ollama/id_ed25519',
     meaning: "The Ollama key (an OpenSSH ed25519 private key file) that signs token requests to ollama.com's registry and POST /api/me.",
@@ -94,7 +117,7 @@ export const SERVER_ENVIRONMENT: readonly EnvVariable[] = [
     name: 'OLLAMA_REGISTRY_HOSTS',
     default: 'registry.ollama.ai,ollama.com and subdomains',
     meaning: "Comma-separated registry hosts (host, host:port, *.domain) that use Ollama's signed-key auth.",
-    read: (value, c) => void (c.ollamaHosts = value.split(',').map((host) => host.trim()).filter((host) => host !== '')),
+    read: (value, c) => void (c.ollamaHosts = hostList(value)),
   },
   {
     name: 'OLLAMA_ACCOUNT_URL',
@@ -128,6 +151,8 @@ export function routerOptionsFrom(config: ServerConfig, runtime: { logger: Logge
     ollamaHosts: config.ollamaHosts,
     ollamaAccountUrl: config.ollamaAccountUrl,
     maxBlobBytes: config.maxBlobBytes,
+    allowedRegistries: config.allowedRegistries,
+    allowInsecure: config.allowInsecure,
   }
 }
 

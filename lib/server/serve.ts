@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net'
 import express from 'express'
 import { ShuttingDownError } from '../errors.js'
 import { createModelRouter } from '../http/model-router.js'
+import { applyServerTimeouts } from '../http/server-timeouts.js'
 import { sendError } from '../http/send-error.js'
 import type { Logger } from '../model/types.js'
 import { routerOptionsFrom, type ServerConfig } from './config.js'
@@ -46,7 +47,9 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   // comes from the environment.
   app.use(createModelRouter(routerOptionsFrom(config, { logger, signal: cancel.signal })))
 
-  const server: Server = createServer(app)
+  // Slowloris: headers within 20 s (checked every 5 s), a body never silent for 60 s; long uploads
+  // that keep sending and long push responses are never cut.
+  const server: Server = applyServerTimeouts(createServer({ connectionsCheckingInterval: 5_000 }, app))
   await listen(server, config)
   const { address, port } = server.address() as AddressInfo
   const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`

@@ -1,4 +1,4 @@
-import { AbortError, DigestMismatchError, ModelPushError, StorageError } from '../errors.js'
+import { AbortError, DigestMismatchError, InvalidNameError, ModelPushError, StorageError } from '../errors.js'
 import { sha256Hasher } from '../model/digest.js'
 
 /**
@@ -64,6 +64,10 @@ export function checkBlobSize(value: unknown, what: string): number | undefined 
 export function writeFailure(error: unknown, signal: AbortSignal | undefined, what: string): ModelPushError {
   if (error instanceof ModelPushError) return error
   if (signal?.aborted || (error instanceof Error && error.name === 'AbortError')) return new AbortError()
-  const code = error instanceof Error && 'code' in error && typeof error.code === 'string' ? `: ${error.code}` : ''
+  const errno = error instanceof Error && 'code' in error && typeof error.code === 'string' ? error.code : undefined
+  // A valid name (host up to 350 characters) can still exceed the file system's 255-byte component
+  // or PATH_MAX: that is the request's fault, not a storage failure.
+  if (errno === 'ENAMETOOLONG') return new InvalidNameError('name', `model name is too long for the model store's file system (could not ${what})`)
+  const code = errno === undefined ? '' : `: ${errno}`
   return new StorageError(`could not ${what}${code}`, { cause: error })
 }

@@ -141,7 +141,7 @@ describe('POST /api/push through the ollama client', () => {
       await assertInRegistry(registry, store, name, 'team/big', 'latest')
     })
 
-    it('a client that disconnects mid-upload cancels the push; the server stays up and a retry works', async () => {
+    it('a client that disconnects mid-upload cancels the push; the server stays up and a retry works', { timeout: 60_000 }, async () => {
       const name = `${registry.host}/team/slow:latest`
       const stream = await app.client.push({ model: name, insecure: true, stream: true })
       for await (const line of stream) {
@@ -150,6 +150,9 @@ describe('POST /api/push through the ollama client', () => {
           break
         }
       }
+      // The cancel itself: pushModel saw the abort and says so (not merely "not finished yet").
+      const cancelled = await app.waitForLog(/push failed .*team\/slow.*"code":"ABORTED"/)
+      assert.match(cancelled, /ABORTED/)
       const manifest = await registry.getManifest('team/slow', 'latest')
       assert.equal(manifest.status, 404, 'no manifest was put')
       const lines = await pushAll(app.client, name)
@@ -226,6 +229,8 @@ describe('POST /api/push through the ollama client', () => {
           hosts.push(host)
           return host === registry.host ? registry.users.pusher : undefined
         },
+        // The test registry is plain http: the host app consents to its secrets crossing it (docs/security.md).
+        allowInsecure: [registry.host],
       })
       try {
         const lines = await pushAll(configured.client, `${registry.host}/team/llama:q4`)

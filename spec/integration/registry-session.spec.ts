@@ -320,7 +320,7 @@ describe("ollama.com's redirected uploads (stand-in in front of docker-registry 
     stores.push(local)
     const app = express()
     const uploader = new OciRegistryUploader({ minPartSize: 1_000_000, maxPartSize: 1_000_000 })
-    app.use(createPushRouter({ storage: new FilesystemStorage({ root: local.root }), uploader, credentials: () => registry.users.pusher }))
+    app.use(createPushRouter({ storage: new FilesystemStorage({ root: local.root }), uploader, credentials: () => registry.users.pusher, allowInsecure: [front.host] }))
     const server: Server = await new Promise((resolve) => {
       const started = app.listen(0, '127.0.0.1', () => resolve(started))
     })

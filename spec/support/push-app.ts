@@ -10,13 +10,29 @@ export interface App {
   client: Ollama
   /** Every logger call, as `<level> <message> <fields JSON>`. */
   logs: string[]
+  /** Resolves with the first log line (past or future) matching `pattern`. */
+  waitForLog(pattern: RegExp): Promise<string>
   close(): Promise<void>
 }
 
 export async function startApp(options: PushRouterOptions): Promise<App> {
   const logs: string[] = []
-  const record = (level: string) => (message: string, fields?: Record<string, unknown>) => logs.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`)
+  const waiters: Array<{ pattern: RegExp; resolve: (line: string) => void }> = []
+  const record = (level: string) => (message: string, fields?: Record<string, unknown>) => {
+    const line = `${level} ${message} ${JSON.stringify(fields ?? {})}`
+    logs.push(line)
+    for (const waiter of waiters.filter((w) => w.pattern.test(line))) {
+      waiters.splice(waiters.indexOf(waiter), 1)
+      waiter.resolve(line)
+    }
+  }
   const logger: Logger = { debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') }
+  const waitForLog = (pattern: RegExp) =>
+    new Promise<string>((resolve) => {
+      const seen = logs.find((line) => pattern.test(line))
+      if (seen !== undefined) return resolve(seen)
+      waiters.push({ pattern, resolve })
+    })
   const app = express()
   app.use(createPushRouter({ logger, ...options }))
   const server: Server = await new Promise((resolve) => {
@@ -27,6 +43,7 @@ export async function startApp(options: PushRouterOptions): Promise<App> {
     url,
     client: new Ollama({ host: url }),
     logs,
+    waitForLog,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections()

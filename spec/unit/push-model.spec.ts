@@ -44,6 +44,15 @@ class ScriptedUploader implements RegistryUploader, RegistryPush {
   /** Time between the last byte and the commit, like a registry hashing on PUT ?digest=. */
   commitDelayMs = 0
   released = 0
+  /** Digests whose upload saw its signal aborted (the cancel itself, not just "not finished"). */
+  abortedUploads: string[] = []
+  #idle: Array<() => void> = []
+
+  /** Resolves once no upload is running. */
+  idle(): Promise<void> {
+    if (this.running === 0) return Promise.resolve()
+    return new Promise((resolve) => this.#idle.push(resolve))
+  }
 
   async open(target: RegistryTarget) {
     this.calls.push(`prepare ${target.host}/${target.repository}`)
@@ -62,8 +71,11 @@ class ScriptedUploader implements RegistryUploader, RegistryPush {
     this.mostRunning = Math.max(this.mostRunning, ++this.running)
     try {
       await this.#stream(d, open, options)
+    } catch (error) {
+      if (options.signal?.aborted) this.abortedUploads.push(d.digest)
+      throw error
     } finally {
-      this.running--
+      if (--this.running === 0) for (const resolve of this.#idle.splice(0)) resolve()
     }
   }
   async #stream(d: Descriptor, open: BlobOpener, options: UploadBlobOptions) {
@@ -227,8 +239,9 @@ describe('pushModel', () => {
     for await (const event of pushModel('registry.test/team/llama:q4', { storage, uploader }, { progressIntervalMs: 10 })) {
       if (event.digest === digests[0]) break
     }
-    await new Promise((r) => setTimeout(r, 50))
+    await uploader.idle()
+    assert.ok(uploader.abortedUploads.includes(digests[0]!), 'the upload saw its signal aborted')
     assert.ok(!uploader.present.has(digests[0]!))
-    assert.equal(uploader.released, 1)
+    assert.equal(uploader.released, 1, 'the session was closed')
   })
 })

@@ -46,6 +46,10 @@ describe('standalone server configuration', () => {
     const again = resolveOptions(fromEnv, 'model')
     assert.deepEqual([again.ollamaKey.path, again.ollamaAccountUrl, again.maxBlobBytes], ['/keys/id_ed25519', 'http://127.0.0.1:9', 1024])
     assert.throws(() => readServerConfig({ MAX_BLOB_BYTES: 'lots' }), /MAX_BLOB_BYTES must be an integer/)
+    const policy = routerOptionsFrom(readServerConfig({ ALLOWED_REGISTRIES: 'registry.example.com, *.corp.example', ALLOW_INSECURE: 'localhost:5000' }), { logger, signal })
+    assert.deepEqual([policy.allowedRegistries, policy.allowInsecure], [['registry.example.com', '*.corp.example'], ['localhost:5000']])
+    assert.equal(routerOptionsFrom(readServerConfig({ ALLOW_INSECURE: 'false' }), { logger, signal }).allowInsecure, false)
+    assert.doesNotThrow(() => resolveOptions(policy, 'model'))
   })
 
   it('--help lists every variable with its default', () => {
