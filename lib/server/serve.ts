@@ -28,7 +28,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   let stopping = false
   const app = express()
   app.disable('x-powered-by')
-  app.use((req, res, next) => {
+  app.use((_req, res, next) => {
     // During a shutdown, requests on connections that were already open are refused.
     if (stopping) {
       res.setHeader('Connection', 'close')

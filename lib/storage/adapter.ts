@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream'
-import type { Descriptor, ModelName, OperationOptions, StoredManifest } from '../model/types.js'
+import type { ModelName, OperationOptions, StoredManifest } from '../model/types.js'
 
 /** Options of `StorageAdapter.openBlob`. */
 export interface OpenBlobOptions extends OperationOptions {

@@ -494,7 +494,7 @@ describe('auth around streamed bodies, and where credentials go (fake registry)'
       if (req.method === 'HEAD') return void res.writeHead(307, { Location: `http://${elsewhere.host}/blobs/some-blob` }).end()
       working(fake)(req, res, body)
     })
-    elsewhere.handle = (req, res) => void res.writeHead(401, { 'WWW-Authenticate': foreign }).end()
+    elsewhere.handle = (_req, res) => void res.writeHead(401, { 'WWW-Authenticate': foreign }).end()
     const uploader = new TargetedUploader({ retries: 0 })
     const target: RegistryTarget = { host: fake.host, repository: 'fake/m', insecure: true, credentials }
     const blob = randomBlob(1000)

@@ -34,7 +34,8 @@ describe('a registry echoing the password in its errors', () => {
       req.resume()
       if (authorization === undefined) {
         res.writeHead(401, { 'www-authenticate': 'Basic realm="echo"', 'content-type': 'application/json' })
-        return res.end('{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}')
+        res.end('{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}')
+        return
       }
       authenticated++
       const decoded = Buffer.from(authorization.replace(/^Basic /, ''), 'base64').toString()
