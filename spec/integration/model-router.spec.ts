@@ -13,42 +13,19 @@ import path from 'node:path'
 import { PassThrough, type Readable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
 import { promisify } from 'node:util'
-import express from 'express'
 import express4 from 'express4'
-import { Ollama } from 'ollama'
 import { blobHandler, copyHandler, createModelRouter, deleteHandler, FilesystemStorage, tagsHandler, MemoryStorage, parseModelName, serializeManifest, type ModelRouterOptions, type WriteBlobOptions } from '../../lib/index.js'
 import { PACKAGE_VERSION } from '../../lib/registry/version.js'
 import { makeOllamaStore, MEDIA_TYPES, type OllamaStore } from '../support/ollama-store.js'
 import { startRegistry, type StartedRegistry } from '../support/registry.js'
+import { startApp as startPushApp, type App } from '../support/push-app.js'
 
 const MiB = 1024 * 1024
 const sha = (data: Buffer) => `sha256:${createHash('sha256').update(data).digest('hex')}`
 const hex = (digest: string) => digest.slice('sha256:'.length)
 const run = promisify(execFile)
 
-interface App {
-  url: string
-  client: Ollama
-  close(): Promise<void>
-}
-
-async function startApp(options: ModelRouterOptions): Promise<App> {
-  const app = express()
-  app.use(createModelRouter(options))
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s))
-  })
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  return {
-    url,
-    client: new Ollama({ host: url }),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      }),
-  }
-}
+const startApp = (options: ModelRouterOptions): Promise<App> => startPushApp(options, createModelRouter)
 
 /** A FilesystemStorage that reports the bytes each blob write has consumed and how each write ended. */
 class ObservedStorage extends FilesystemStorage {

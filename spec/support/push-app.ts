@@ -1,9 +1,12 @@
-/** A real Express app on 127.0.0.1:0 serving `createPushRouter`, with a capturing logger and an `ollama` client. */
+/**
+ * A real Express app on 127.0.0.1:0 serving `createPushRouter` (or another router factory, e.g.
+ * `createModelRouter`), with a capturing logger and an `ollama` client.
+ */
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import express from 'express'
 import { Ollama } from 'ollama'
-import { createPushRouter, type Logger, type PushRouterOptions } from '../../lib/index.js'
+import { createPushRouter, type Logger, type ModelRouterOptions } from '../../lib/index.js'
 
 export interface App {
   url: string
@@ -15,7 +18,7 @@ export interface App {
   close(): Promise<void>
 }
 
-export async function startApp(options: PushRouterOptions): Promise<App> {
+export async function startApp<O extends ModelRouterOptions>(options: O, router: (options: O) => express.Handler = createPushRouter): Promise<App> {
   const logs: string[] = []
   const waiters: Array<{ pattern: RegExp; resolve: (line: string) => void }> = []
   const record = (level: string) => (message: string, fields?: Record<string, unknown>) => {
@@ -34,7 +37,7 @@ export async function startApp(options: PushRouterOptions): Promise<App> {
       waiters.push({ pattern, resolve })
     })
   const app = express()
-  app.use(createPushRouter({ logger, ...options }))
+  app.use(router({ logger, ...options }))
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s))
   })
