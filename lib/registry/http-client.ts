@@ -17,8 +17,12 @@
  * - `validateStatus: () => true`: every status is checked by the caller.
  * - `proxy: false`: axios's own proxy support forwards https without a CONNECT tunnel; proxies
  *   (environment or the `proxy` option) go through tunnelling agents instead (transport/proxy.ts).
- * - `timeout`: wall-clock to the response headers for small requests; 0 for streamed uploads (a
- *   multi-GiB upload would never fit a wall-clock limit); those get a progress watchdog instead.
+ * - `timeout: 0` and `transport`: axios's own timeout starts when the request is created, so a request
+ *   queued behind busy pooled sockets (`maxSockets`) would time out while the registry is fine. The
+ *   request goes through Node's http/https via a thin `transport` that reports the moment the
+ *   request gets its socket; `timeoutMs` (for small requests) counts from there. Streamed uploads
+ *   have no wall-clock limit (a multi-GiB upload would never fit one); the client runs a progress
+ *   watchdog for them, started by the same `onSocket` report.
  */
 import http from 'node:http'
 import https from 'node:https'
@@ -37,8 +41,13 @@ export interface SendOptions {
   /** A Buffer (replayable) or a stream (sent once, never buffered). */
   body?: Buffer | Readable | undefined
   signal?: AbortSignal | undefined
-  /** Wall-clock limit to the response headers, ms; 0 for none. */
+  /**
+   * Limit for the whole exchange (connect, send, answer), ms, counted from the moment the request
+   * has a socket: time spent queued for a pooled socket does not count. 0 for none.
+   */
   timeoutMs: number
+  /** Told once, when the request gets its socket (from the pool or a new connection): bytes can flow from now on. */
+  onSocket?: (() => void) | undefined
   /** Verify the server certificate (https). False only for insecure targets. */
   verifyTls: boolean
 }
@@ -104,15 +113,25 @@ export class HttpTransport {
   async send(options: SendOptions): Promise<RegistryResponse> {
     this.#axios ??= import('axios').then(({ default: axios }) => axios.create(this.#defaults))
     const client = await this.#axios
-    const response: AxiosResponse<unknown> = await client.request({
-      method: options.method,
-      url: options.url,
-      headers: options.headers,
-      data: options.body,
-      signal: options.signal,
-      timeout: options.timeoutMs,
-      ...this.#agents(options.url, options.verifyTls),
-    })
+    const clock = new SocketClock(options.timeoutMs, options.onSocket)
+    let response: AxiosResponse<unknown>
+    try {
+      response = await client.request({
+        method: options.method,
+        url: options.url,
+        headers: options.headers,
+        data: options.body,
+        signal: options.signal === undefined ? clock.signal : AbortSignal.any([options.signal, clock.signal]),
+        timeout: 0,
+        transport: clock.transport(options.url.startsWith('https:') ? https : http),
+        ...this.#agents(options.url, options.verifyTls),
+      })
+    } catch (error) {
+      if (clock.expired && options.signal?.aborted !== true) throw clock.timeoutError(error)
+      throw error
+    } finally {
+      clock.stop()
+    }
     const body = options.body
     if (body !== undefined && !Buffer.isBuffer(body) && !body.readableEnded) {
       // Answered before the whole body went out (e.g. 401/413 after the headers): the connection
@@ -143,5 +162,61 @@ export class HttpTransport {
     this.#httpAgent.destroy()
     this.#httpsAgent.destroy()
     this.#insecureAgent.destroy()
+  }
+}
+
+/**
+ * The per-request timer that starts when the request gets its socket, not when it is queued: a
+ * request waiting for one of `maxSockets` busy connections is not a registry that stopped answering.
+ */
+class SocketClock {
+  readonly #controller = new AbortController()
+  readonly #timeoutMs: number
+  readonly #onSocket: (() => void) | undefined
+  #timer: NodeJS.Timeout | undefined
+  #stopped = false
+  expired = false
+
+  constructor(timeoutMs: number, onSocket: (() => void) | undefined) {
+    this.#timeoutMs = timeoutMs
+    this.#onSocket = onSocket
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal
+  }
+
+  /** Node's `request` for axios's `transport` option, reporting the socket assignment. */
+  transport(module: typeof http | typeof https): { request: typeof http.request } {
+    const request = ((...args: Parameters<typeof http.request>) => {
+      const req = (module.request as (...a: Parameters<typeof http.request>) => http.ClientRequest)(...args)
+      req.once('socket', () => this.#started())
+      return req
+    }) as typeof http.request
+    return { request }
+  }
+
+  #started(): void {
+    if (this.#stopped) return
+    if (this.#timeoutMs > 0) {
+      this.#timer = setTimeout(() => {
+        this.expired = true
+        this.#controller.abort()
+      }, this.#timeoutMs)
+      this.#timer.unref()
+    }
+    this.#onSocket?.()
+  }
+
+  stop(): void {
+    this.#stopped = true
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+  }
+
+  /** The error for an expired clock: shaped like Node's socket timeout, so it maps to "did not answer in time". */
+  timeoutError(cause: unknown): Error {
+    const error = new Error(`timeout of ${this.#timeoutMs} ms exceeded`, { cause })
+    Object.defineProperty(error, 'code', { value: 'ETIMEDOUT', enumerable: true })
+    return error
   }
 }

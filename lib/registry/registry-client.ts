@@ -192,14 +192,22 @@ export class RegistryClient {
     body.once('end', onEnd)
     body.once('error', onError)
 
-    // Progress watchdog: checks a counter a few times per timeout; no per-chunk timer work.
+    // Progress watchdog: checks a counter a few times per timeout; no per-chunk timer work. It runs
+    // from the moment the request has a socket: queued behind busy pooled connections, nothing can
+    // move, and that is not the registry's fault.
     const timeoutMs = this.#timeoutMs
     let stalled = false
     let lastSent = -1
     let lastChange = Date.now()
+    let flowing = false
+    const onSocket = () => {
+      flowing = true
+      lastChange = Date.now()
+    }
     const watchdog = setInterval(
       () => {
         const now = Date.now()
+        if (!flowing) return
         if (sent !== lastSent) {
           lastSent = sent
           lastChange = now
@@ -221,6 +229,7 @@ export class RegistryClient {
         body,
         signal: stop,
         timeoutMs: 0,
+        onSocket,
         verifyTls: verifiesTls(target),
       })
       this.#log(request.method, url, response.status, started, sent)
