@@ -71,16 +71,24 @@ export function redactText(text: string): string {
     .replace(SECRET_ASSIGNMENT, (_match, before: string, name: string) => (name.toLowerCase() === '_state' ? before : `${before}${name}=[redacted]`))
 }
 
-/** Shorter passwords are not searched for: replacing every `abc` in a message would hide more than it protects. */
+/**
+ * Forms at least this long are replaced wherever they occur. Shorter ones (a 1–3 character
+ * password, or its base64) are replaced only as a whole token, between characters that are not
+ * letters or digits: every `abc` inside a word would hide more than it protects, but `"abc"` echoed
+ * by a registry is the password.
+ */
 const MIN_SECRET_LENGTH = 4
+
+/** A form to redact: a string replaced wherever it occurs, or a pattern for a short one. */
+export type SecretForm = string | RegExp
 
 /**
  * The forms in which a registry may echo this push's password: raw, URL-encoded, and base64 of
  * `user:password` (a Basic header value) and of the password alone. Longest first, so a longer
- * form is replaced whole.
+ * form is replaced whole; short ones last, as whole tokens.
  */
-export function secretForms(credentials: { username: string; password: string } | undefined): string[] {
-  if (credentials === undefined || credentials.password.length < MIN_SECRET_LENGTH) return []
+export function secretForms(credentials: { username: string; password: string } | undefined): SecretForm[] {
+  if (credentials === undefined || credentials.password === '') return []
   const { username, password } = credentials
   const forms = new Set([
     password,
@@ -89,12 +97,18 @@ export function secretForms(credentials: { username: string; password: string } 
     Buffer.from(`${username}:${password}`).toString('base64').replace(/=+$/, ''),
     Buffer.from(password).toString('base64').replace(/=+$/, ''),
   ])
-  return [...forms].filter((form) => form.length >= MIN_SECRET_LENGTH).sort((a, b) => b.length - a.length)
+  const long = [...forms].filter((form) => form.length >= MIN_SECRET_LENGTH).sort((a, b) => b.length - a.length)
+  const short = [...forms].filter((form) => form.length < MIN_SECRET_LENGTH).map((form) => new RegExp(`(?<![A-Za-z0-9])${escapeRegExp(form)}(?![A-Za-z0-9])`, 'g'))
+  return [...long, ...short]
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&')
 }
 
 /** `text` with every occurrence of `forms` replaced by `[redacted]`. */
-export function redactSecrets(text: string, forms: readonly string[]): string {
+export function redactSecrets(text: string, forms: readonly SecretForm[]): string {
   let out = text
-  for (const form of forms) out = out.split(form).join('[redacted]')
+  for (const form of forms) out = typeof form === 'string' ? out.split(form).join('[redacted]') : out.replace(form, '[redacted]')
   return out
 }

@@ -6,11 +6,11 @@
  * throws or logs passes through here.
  */
 import type { Credentials, Logger } from '../model/types.js'
-import { redactSecrets, secretForms } from './redact.js'
+import { redactSecrets, secretForms, type SecretForm } from './redact.js'
 import type { RegistryPush } from './uploader.js'
 
 /** Rewrite `error`'s message (and its cause chain's) in place; returns it. */
-export function scrubError(error: unknown, forms: readonly string[]): unknown {
+export function scrubError(error: unknown, forms: readonly SecretForm[]): unknown {
   let current: unknown = error
   for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
     const clean = redactSecrets(current.message, forms)
@@ -21,12 +21,12 @@ export function scrubError(error: unknown, forms: readonly string[]): unknown {
   return error
 }
 
-function scrubValue(value: unknown, forms: readonly string[]): unknown {
+function scrubValue(value: unknown, forms: readonly SecretForm[]): unknown {
   return typeof value === 'string' ? redactSecrets(value, forms) : value
 }
 
 /** A logger that scrubs messages and string fields before passing them on. */
-export function scrubbingLogger(logger: Logger | undefined, forms: readonly string[]): Logger | undefined {
+export function scrubbingLogger(logger: Logger | undefined, forms: readonly SecretForm[]): Logger | undefined {
   if (logger === undefined || forms.length === 0) return logger
   const wrap = (level: keyof Logger) => {
     const method = logger[level]
@@ -40,7 +40,7 @@ export function scrubbingLogger(logger: Logger | undefined, forms: readonly stri
 }
 
 /** Run `operation`, scrubbing whatever it throws. */
-export async function scrubbing<T>(forms: readonly string[], operation: () => Promise<T>): Promise<T> {
+export async function scrubbing<T>(forms: readonly SecretForm[], operation: () => Promise<T>): Promise<T> {
   try {
     return await operation()
   } catch (error) {
