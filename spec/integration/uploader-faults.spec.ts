@@ -20,6 +20,7 @@ import { TargetedUploader } from '../support/targeted-uploader.js'
 import type { RegistryTarget } from '../../lib/registry/uploader.js'
 import { makeSelfSignedCertificate, type CertificateFiles } from '../support/certs.js'
 import { startRegistry, type StartedRegistry } from '../support/registry.js'
+import { startCuttingProxy } from '../support/cutting-proxy.js'
 
 const MiB = 1024 * 1024
 const OLLAMA_MODEL = 'application/vnd.ollama.image.model'
@@ -58,65 +59,6 @@ function tracker() {
       streams.push(stream)
       return stream
     },
-  }
-}
-
-// --- a loopback TCP proxy that cuts one PATCH mid-body ------------------------------------------
-
-interface CuttingProxy {
-  host: string
-  /** How many connections were cut. */
-  cuts: number
-  close(): Promise<void>
-}
-
-/** Forward 127.0.0.1:<port> → `upstream`; the first PATCH that gets `cutAfter` body bytes through is cut (both sides destroyed). */
-async function startCuttingProxy(upstream: { host: string; port: number }, cutAfter: number): Promise<CuttingProxy> {
-  const sockets = new Set<net.Socket>()
-  const state = { cuts: 0 }
-  const server = net.createServer((client) => {
-    const server = net.connect(upstream.port, upstream.host)
-    sockets.add(client).add(server)
-    let patchBytes = -1 // bytes seen since a PATCH request line on this connection, -1 = none yet
-    client.on('data', (chunk: Buffer) => {
-      if (state.cuts === 0) {
-        if (patchBytes < 0) {
-          const at = chunk.indexOf('PATCH /v2/')
-          if (at >= 0) patchBytes = chunk.length - at
-        } else patchBytes += chunk.length
-        if (patchBytes >= cutAfter) {
-          state.cuts++
-          client.destroy()
-          server.destroy()
-          return
-        }
-      }
-      if (!server.write(chunk)) {
-        client.pause()
-        server.once('drain', () => client.resume())
-      }
-    })
-    server.pipe(client)
-    client.on('end', () => server.end())
-    for (const socket of [client, server]) {
-      socket.on('error', () => {
-        client.destroy()
-        server.destroy()
-      })
-      socket.on('close', () => sockets.delete(socket))
-    }
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return {
-    host: `127.0.0.1:${(server.address() as AddressInfo).port}`,
-    get cuts() {
-      return state.cuts
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy()
-        server.close(() => resolve())
-      }),
   }
 }
 
