@@ -267,16 +267,31 @@ export class OciPush implements RegistryPush {
     )
   }
 
+  /**
+   * Open an upload session. The POST itself is not aborted: a registry that received it opens the
+   * session whether or not the answer is read, and only the answer says where to DELETE it. A
+   * cancel stops the wait at once (AbortError); the answer, when it comes, closes that session.
+   */
   async #startUpload(signal: AbortSignal | undefined): Promise<string> {
     const action = `open an upload session in ${this.#repository}`
-    const response = await this.#client.request(this.#target, {
-      method: 'POST',
-      url: this.#url(`/v2/${this.#repository}/blobs/uploads/`),
-      action,
-      headers: { 'Content-Type': OCTET_STREAM, 'Content-Length': '0' },
-      signal,
+    throwIfAborted(signal)
+    const opened = this.#client
+      .request(this.#target, {
+        method: 'POST',
+        url: this.#url(`/v2/${this.#repository}/blobs/uploads/`),
+        action,
+        headers: { 'Content-Type': OCTET_STREAM, 'Content-Length': '0' },
+      })
+      .then((response) => this.#location(expectStatus(response, action, 202), action))
+    if (signal === undefined) return await opened
+    return await new Promise<string>((resolve, reject) => {
+      const onAbort = () => {
+        reject(new AbortError())
+        opened.then((location) => this.#cancelUpload(location), () => undefined)
+      }
+      signal.addEventListener('abort', onAbort, { once: true })
+      opened.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
     })
-    return this.#location(expectStatus(response, action, 202), action)
   }
 
   /**

@@ -1,5 +1,5 @@
 // An HTTP proxy in front of a real registry that answers a seeded share of requests with 503
-// (optionally with Retry-After) and forwards the rest unchanged. Start the registry with
+// (optionally with Retry-After) and forwards the rest unchanged, optionally holding answers back. Start the registry with
 // `relativeUrls: true` so upload Locations keep pointing at the proxy.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -23,7 +23,16 @@ export function seededRandom(seed: number): () => number {
   }
 }
 
-export async function startFaultProxy(upstream: string, options: { rate: number; seed: number; retryAfterSeconds?: number }): Promise<FaultProxy> {
+export interface FaultProxyOptions {
+  /** Share of requests answered 503 (0 for none). */
+  rate: number
+  seed: number
+  retryAfterSeconds?: number
+  /** Per method: hold the registry's answer back this long (the registry has already acted). */
+  answerDelayMs?: Partial<Record<string, number>>
+}
+
+export async function startFaultProxy(upstream: string, options: FaultProxyOptions): Promise<FaultProxy> {
   const random = seededRandom(options.seed)
   const stats = { requests: 0, faults: 0, byMethod: {} as Record<string, number> }
   const agent = new http.Agent({ keepAlive: true })
@@ -43,8 +52,13 @@ export async function startFaultProxy(upstream: string, options: { rate: number;
     const forward = http.request(
       { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host }, agent },
       (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers)
-        answer.pipe(res)
+        const pass = () => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers)
+          answer.pipe(res)
+        }
+        const delayMs = options.answerDelayMs?.[req.method ?? ''] ?? 0
+        if (delayMs > 0) setTimeout(pass, delayMs)
+        else pass()
       },
     )
     forward.on('error', () => res.destroy())
