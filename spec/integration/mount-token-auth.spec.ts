@@ -147,4 +147,28 @@ describe('cross-repository mount under token auth × docker-registry', () => {
       uploader.close()
     }
   })
+
+  it('a token service that refuses the wider request outright (403): the mount is skipped, the layer uploaded, the push succeeds', async () => {
+    const shared = randomBytes(300_000)
+    await registry.putBlob('secret/base', shared)
+    const child = `${registry.host}/team/strict:v1`
+    const local = await makeOllamaStore([childOf(child, 'secret/base:v1', shared)])
+    stores.push(local)
+    registry.tokenIssuer!.clearRequests()
+    registry.tokenIssuer!.refuseUnheld(true)
+    const lines: string[] = []
+    const uploader = new OciRegistryUploader({ proxy: proxy.url, ...PARTS, logger: { debug: (message, fields) => void lines.push(`${message} ${JSON.stringify(fields)}`) } })
+    try {
+      await push(child, local, uploader)
+      const statuses = registry.tokenIssuer!.requests.map((request) => [request.scopes.length, request.status])
+      assert.deepEqual(statuses, [[1, 200], [2, 403]], 'the push token, then the refused mount token')
+      assert.deepEqual(sentTo(proxy, registry, 'team/strict').filter(isMount), [], 'no mount was sent without its token')
+      assert.ok(lines.some((line) => line.startsWith('mount refused, uploading') && line.includes('denied access')), 'logged as a refused mount')
+      assert.equal(patchedBytes(sentTo(proxy, registry, 'team/strict')), local.model(child).blobs.reduce((sum, blob) => sum + blob.size, 0))
+      await checkInRegistry(local, child)
+    } finally {
+      registry.tokenIssuer!.refuseUnheld(false)
+      uploader.close()
+    }
+  })
 })

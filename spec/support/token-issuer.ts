@@ -104,6 +104,11 @@ export interface TokenIssuer {
   /** Forget the recorded requests. */
   clearRequests(): void
   /**
+   * From now on, answer 403 instead of a partial grant when a scope names a repository the account
+   * holds nothing on (a stricter token service than the spec asks for). Default off.
+   */
+  refuseUnheld(on: boolean): void
+  /**
    * Sign a token directly (no HTTP, not recorded): for the harness's own requests, and (with
    * `overrides`) for tests of what the registry refuses, e.g. another `aud` or an expired `exp`.
    */
@@ -119,6 +124,7 @@ export async function startTokenIssuer(options: TokenIssuerOptions): Promise<Tok
   const path = options.path ?? '/token'
   const expiresIn = options.expiresIn ?? 300
   const requests: TokenRequestRecord[] = []
+  let refuseUnheld = false
 
   const mint = (subject: string, access: readonly ResourceActions[], overrides: MintOverrides = {}): string => {
     const now = Math.floor(Date.now() / 1000)
@@ -193,6 +199,7 @@ export async function startTokenIssuer(options: TokenIssuerOptions): Promise<Tok
       if (parsed === undefined) return answer(400, { errors: [{ code: 'INVALID_SCOPE', message: `malformed scope ${JSON.stringify(scope)}` }] })
       if (parsed.type !== 'repository') continue // e.g. registry:catalog:* is never granted here
       const held = heldOn(parsed.name)
+      if (refuseUnheld && held.length === 0) return answer(403, { errors: [{ code: 'DENIED', message: `no access to ${parsed.name}` }] })
       const actions = parsed.actions.filter((action) => held.includes(action))
       if (actions.length > 0) granted.push({ type: 'repository', name: parsed.name, actions })
     }
@@ -217,6 +224,7 @@ export async function startTokenIssuer(options: TokenIssuerOptions): Promise<Tok
     issuer: options.issuer,
     requests,
     clearRequests: () => void requests.splice(0),
+    refuseUnheld: (on) => void (refuseUnheld = on),
     mint,
     close: () =>
       new Promise<void>((resolve) => {
