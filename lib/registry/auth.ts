@@ -6,8 +6,13 @@
  *   after a 401: the upload's POST meets the challenge, its PATCH already carries the token.
  * - Bearer: `GET <realm>?service=<service>&scope=repository:<repo>:pull,push`, with Basic
  *   credentials when the push has any (anonymous otherwise). `token` or `access_token`;
- *   `expires_in` defaults to 60 s. Tokens are cached per (registry host, realm, service, scope,
- *   credential identity) until shortly before they expire; concurrent requests share one fetch.
+ *   `expires_in` defaults to 60 s. Tokens are cached per (registry host, realm, service, scope
+ *   set, credential identity) until shortly before they expire; concurrent requests share one fetch.
+ * - A request that needs more than the push scope names it (`extraScopes`): a cross-repository mount
+ *   asks one token for `repository:<repo>:pull,push` *and* `repository:<source>:pull` (two `scope`
+ *   parameters, as the docker CLI does). That token is cached under its own scope set, so it is
+ *   used for that mount source only, and the push's own token never for the mount. A token service
+ *   that will not let the account read the source grants less; the registry then refuses the mount.
  * - Credentials go only where they are meant to: Basic/Bearer to the registry's own host (never to
  *   an upload location or redirect on another host), Basic to the token realm the registry named,
  *   never over plain http except to loopback or for registries marked insecure.
@@ -39,7 +44,9 @@ interface CachedToken {
  * token comes from the source chosen for that registry host (`RegistryAuthOptions.tokenSource`),
  * else from the Docker token flow below (`GET <realm>?service=&scope=` with Basic credentials).
  * Ollama's ed25519-signed token request plugs in here for its hosts. A source gets the challenge
- * (realm, service, and the scope this push needs), the registry's origin and the push's signal;
+ * (realm, service, and the scopes this request needs, space-separated as in a challenge: the push
+ * scope first, then any extra one such as pull on a mount's source), the registry's origin and the
+ * push's signal;
  * it resolves to the token (and its lifetime when known, default 60 s) or rejects with a
  * `RegistryError`; it must never put a secret into a message.
  */
@@ -61,6 +68,16 @@ export interface RegistryAuthOptions {
 /** The scope a push needs (token spec "Token Scope Documentation"). */
 export function pushScope(repository: string): string {
   return `repository:${repository}:pull,push`
+}
+
+/** The scope a cross-repository mount needs on its source repository. */
+export function pullScope(repository: string): string {
+  return `repository:${repository}:pull`
+}
+
+/** Every scope a request on behalf of `target` needs: the push scope first, then the extra ones (deduplicated, in order). */
+function scopesFor(target: RegistryTarget, extraScopes: readonly string[]): readonly string[] {
+  return [...new Set([pushScope(target.repository), ...extraScopes])]
 }
 
 export function basicAuthorization(credentials: Credentials): string {
@@ -95,13 +112,15 @@ export class RegistryAuth {
   /**
    * The `Authorization` for a request to `url` on behalf of `target`, or undefined (no challenge
    * learnt yet, or a URL on another host). `fresh`: a token fetched just now, not from the cache.
+   * `extraScopes`: access this request needs beyond the push scope (Bearer only; Basic and no auth
+   * ignore it), e.g. `pullScope(source)` for a mount.
    */
-  async authorization(target: RegistryTarget, url: string, signal?: AbortSignal): Promise<SentAuthorization | undefined> {
+  async authorization(target: RegistryTarget, url: string, signal?: AbortSignal, extraScopes: readonly string[] = []): Promise<SentAuthorization | undefined> {
     if (!isRegistryUrl(target, url)) return undefined
     const challenge = this.#challenges.get(hostKey(target))
     if (challenge === undefined) return undefined
     if (challenge.scheme === 'basic') return target.credentials === undefined ? undefined : { value: basicAuthorization(target.credentials), fresh: false }
-    const { token, fresh } = await this.#token(target, challenge, url, signal)
+    const { token, fresh } = await this.#token(target, challenge, scopesFor(target, extraScopes), url, signal)
     return { value: `Bearer ${token}`, fresh }
   }
 
@@ -137,7 +156,7 @@ export class RegistryAuth {
     const chosen = challenges.find((c) => c.scheme === 'bearer' && c.params.realm !== undefined) ?? challenges.find((c) => c.scheme === 'basic')
     if (chosen === undefined) return undefined
     this.#challenges.set(hostKey(target), chosen)
-    if (sent?.value.startsWith('Bearer ') === true) this.#forgetToken(target, chosen, sent.value.slice(7))
+    if (sent?.value.startsWith('Bearer ') === true) this.#forgetToken(sent.value.slice(7))
     return chosen
   }
 
@@ -154,23 +173,24 @@ export class RegistryAuth {
     return new RegistryError('REGISTRY_UNAUTHORIZED', `${action}: ${anonymous ? 'registry requires authentication' : 'registry rejected the credentials'}`, details)
   }
 
-  #cacheKey(target: RegistryTarget, challenge: AuthChallenge): string {
-    return [hostKey(target), challenge.params.realm ?? '', challenge.params.service ?? '', pushScope(target.repository), identityOf(target.credentials)].join('\n')
+  /** The scope set is part of the key: a token is only ever sent for exactly the access it was asked for. */
+  #cacheKey(target: RegistryTarget, challenge: AuthChallenge, scopes: readonly string[]): string {
+    return [hostKey(target), challenge.params.realm ?? '', challenge.params.service ?? '', scopes.join(' '), identityOf(target.credentials)].join('\n')
   }
 
-  #forgetToken(target: RegistryTarget, challenge: AuthChallenge, token: string): void {
-    const key = this.#cacheKey(target, challenge)
-    if (this.#tokens.get(key)?.token === token) this.#tokens.delete(key)
+  /** Drop a refused token, under whichever scope set it was cached (tokens are unique per fetch). */
+  #forgetToken(token: string): void {
+    for (const [key, cached] of this.#tokens) if (cached.token === token) this.#tokens.delete(key)
   }
 
-  async #token(target: RegistryTarget, challenge: AuthChallenge, url: string, signal: AbortSignal | undefined): Promise<{ token: string; fresh: boolean }> {
-    const key = this.#cacheKey(target, challenge)
+  async #token(target: RegistryTarget, challenge: AuthChallenge, scopes: readonly string[], url: string, signal: AbortSignal | undefined): Promise<{ token: string; fresh: boolean }> {
+    const key = this.#cacheKey(target, challenge, scopes)
     const cached = this.#tokens.get(key)
     if (cached !== undefined && cached.expiresAt > this.#now()) return { token: cached.token, fresh: false }
     let pending = this.#pending.get(key)
     if (pending === undefined) {
       const source = this.#tokenSource?.(target.host)
-      const fetching = source === undefined ? this.#fetchToken(target, challenge, signal) : this.#fromSource(source, target, challenge, url, signal)
+      const fetching = source === undefined ? this.#fetchToken(target, challenge, scopes, signal) : this.#fromSource(source, target, challenge, scopes, url, signal)
       pending = fetching.finally(() => this.#pending.delete(key))
       this.#pending.set(key, pending)
     }
@@ -179,10 +199,17 @@ export class RegistryAuth {
     return { token: fetched.token, fresh: true }
   }
 
-  async #fromSource(source: BearerTokenSource, target: RegistryTarget, challenge: AuthChallenge, url: string, signal: AbortSignal | undefined): Promise<CachedToken> {
+  async #fromSource(
+    source: BearerTokenSource,
+    target: RegistryTarget,
+    challenge: AuthChallenge,
+    scopes: readonly string[],
+    url: string,
+    signal: AbortSignal | undefined,
+  ): Promise<CachedToken> {
     const started = this.#now()
     const { token, expiresInSeconds } = await source(
-      { realm: challenge.params.realm ?? '', service: challenge.params.service, scope: pushScope(target.repository) },
+      { realm: challenge.params.realm ?? '', service: challenge.params.service, scope: scopes.join(' ') },
       // The origin actually spoken to (https, or plain http for an insecure registry).
       { registry: new URL(new URL(url).origin), target, signal },
     )
@@ -195,7 +222,7 @@ export class RegistryAuth {
     return started + lifetime * 1000 - Math.min(10_000, lifetime * 100)
   }
 
-  async #fetchToken(target: RegistryTarget, challenge: AuthChallenge, signal: AbortSignal | undefined): Promise<CachedToken> {
+  async #fetchToken(target: RegistryTarget, challenge: AuthChallenge, scopes: readonly string[], signal: AbortSignal | undefined): Promise<CachedToken> {
     const action = 'get a registry token'
     const realmText = challenge.params.realm ?? ''
     let realm: URL
@@ -207,9 +234,10 @@ export class RegistryAuth {
     if (realm.protocol !== 'https:' && realm.protocol !== 'http:') {
       throw new RegistryError('REGISTRY_FAILED', `${action}: registry announced a token realm with unsupported scheme ${JSON.stringify(realm.protocol)}`)
     }
-    const scope = pushScope(target.repository)
     if (challenge.params.service !== undefined) realm.searchParams.set('service', challenge.params.service)
-    realm.searchParams.set('scope', scope)
+    // One `scope` parameter per scope (token spec; the docker CLI does the same for a mount).
+    realm.searchParams.delete('scope')
+    for (const scope of scopes) realm.searchParams.append('scope', scope)
     const url = realm.toString()
     const headers: Record<string, string> = { Accept: 'application/json' }
     if (target.credentials !== undefined) {
@@ -232,7 +260,7 @@ export class RegistryAuth {
       if (isAborted(signal)) throw error
       throw registryErrorFromNetwork(error, { action, url, host: realm.host, insecure: target.insecure })
     }
-    this.#logger?.debug?.('registry token request', { realm: redactUrl(url), scope, status: response.status, ms: this.#now() - started })
+    this.#logger?.debug?.('registry token request', { realm: redactUrl(url), scope: scopes.join(' '), status: response.status, ms: this.#now() - started })
 
     if (response.status !== 200) {
       const details = { registryStatus: response.status, url: redactUrl(url) }

@@ -14,7 +14,8 @@
  * - a PATCH cut off mid-body leaves the session unusable ("upload resumed at wrong offset"), so a
  *   failed part restarts the blob from POST with fresh streams, never resumes;
  * - `POST ?digest=` with a body is not a monolithic upload there (it opens a session);
- * - a refused mount (source unknown or not readable) answers 202 with an ordinary session.
+ * - a refused mount answers 202 with an ordinary session (source unknown or without the blob), or
+ *   401 insufficient_scope under token auth when the token does not cover pulling the source.
  */
 import { createHash, type Hash } from 'node:crypto'
 import { AbortError, InvalidNameError, RegistryError, StorageError } from '../errors.js'
@@ -22,10 +23,11 @@ import { sha256Digest } from '../model/digest.js'
 import type { Descriptor, Logger, OperationOptions } from '../model/types.js'
 import { isBounded, type ReadHint } from '../storage/read-hint.js'
 import { blobParts, takeBytes, type BlobPart } from './blob-parts.js'
+import { pullScope } from './auth.js'
 import { assertUrlAllowed } from './endpoint.js'
 import type { RegistryResponse } from './http-client.js'
 import { BodyStreamError, RegistryClient } from './registry-client.js'
-import { retry, throwIfAborted, type RetryPolicy } from './retry.js'
+import { isAborted, retry, throwIfAborted, type RetryPolicy } from './retry.js'
 import { isRetryableStatus, registryErrorFromResponse } from './registry-error.js'
 import type { BlobSightings, SharedUploads } from './shared-uploads.js'
 import { expectStatus } from './transport/expect-status.js'
@@ -167,16 +169,26 @@ export class OciPush implements RegistryPush {
       const url = new URL(this.#url(`/v2/${this.#repository}/blobs/uploads/`))
       url.searchParams.set('mount', descriptor.digest)
       url.searchParams.set('from', from)
-      // No re-authentication: a token for this repository may not cover reading `from`; a refusal
-      // only means "upload it instead".
-      const response = await this.#client.request(this.#target, {
-        method: 'POST',
-        url: url.toString(),
-        action,
-        headers: { 'Content-Type': OCTET_STREAM, 'Content-Length': '0' },
-        signal,
-        authenticate: false,
-      })
+      // Under token auth this request's token also asks pull on `from` (its own cache entry, see
+      // auth.ts). A registry refuses the mount (401, or 202 with a plain session) when the account
+      // may not read `from` or `from` lacks the blob; any refusal, or a failed token request for
+      // this wider scope, only means "upload it instead": no re-authentication, no error.
+      let response: RegistryResponse
+      try {
+        response = await this.#client.request(this.#target, {
+          method: 'POST',
+          url: url.toString(),
+          action,
+          headers: { 'Content-Type': OCTET_STREAM, 'Content-Length': '0' },
+          signal,
+          authenticate: false,
+          extraScopes: [pullScope(from)],
+        })
+      } catch (error) {
+        if (isAborted(signal) || !(error instanceof RegistryError)) throw error
+        this.#context.logger?.debug?.('mount refused, uploading', { digest: descriptor.digest, from, reason: error.message })
+        continue
+      }
       if (response.status === 201) {
         this.#context.logger?.debug?.('blob mounted', { digest: descriptor.digest, from })
         return true

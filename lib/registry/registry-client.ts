@@ -34,6 +34,8 @@ export interface ClientRequest {
   authenticate?: boolean
   /** Override the client's timeout, ms. */
   timeoutMs?: number
+  /** Token auth: access this request needs beyond the push scope, e.g. pull on a mount's source (`pullScope`). */
+  extraScopes?: readonly string[]
 }
 
 export interface StreamRequest {
@@ -105,7 +107,7 @@ export class RegistryClient {
     let authRetried = false
     let redirects = 0
     for (;;) {
-      const authorization = this.#ownOrigin(target, url) ? await this.#auth.authorization(target, url, signal) : undefined
+      const authorization = this.#ownOrigin(target, url) ? await this.#auth.authorization(target, url, signal, request.extraScopes) : undefined
       const headers = { ...request.headers }
       if (authorization !== undefined) headers.Authorization = authorization.value
       let response: RegistryResponse

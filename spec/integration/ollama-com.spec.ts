@@ -2,13 +2,14 @@
 // token mode behind it: the real `ollama` client → our router → signed token request → the registry.
 // Also the Go CLI's pre-flight routes (HEAD /, POST /api/me).
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import { Ollama, type ProgressResponse } from 'ollama'
 import { FilesystemStorage, OciRegistryUploader, type PushRouterOptions } from '../../lib/index.js'
 import { startOllamaCom, type OllamaCom } from '../support/ollama-com.js'
 import { startApp, type App } from '../support/push-app.js'
 import { startRedirectRegistry, type RedirectRegistry } from '../support/redirect-registry.js'
-import { makeOllamaStore, type OllamaStore } from '../support/ollama-store.js'
+import { goJson, makeOllamaStore, type OllamaManifest, type OllamaStore } from '../support/ollama-store.js'
 import { startRegistry, type StartedRegistry } from '../support/registry.js'
 import { makeTestKey, type TestKey } from '../support/ssh-keys.js'
 
@@ -44,6 +45,7 @@ describe('push to ollama.com (stand-in) with the Ollama key', () => {
       service: registry.service!,
       mint: (subject, access) => registry.tokenIssuer!.mint(subject, access),
       accounts: [{ publicLine: alice.publicLine, name: 'alice' }],
+      privateRepositories: ['bob/secret'],
     })
     store = await makeOllamaStore([
       { name: `${front.host}/alice/tiny:latest`, modelSize: 300_000 },
@@ -152,6 +154,54 @@ describe('push to ollama.com (stand-in) with the Ollama key', () => {
     tampered.search = tampered.search.replace('pull', 'push')
     assert.equal((await fetch(tampered, { headers })).status, 401)
     assert.equal(front.requests.at(-1)!.outcome, 'bad signature')
+  })
+
+  it('a model created FROM another namespace: one signed token request with both scopes mounts the layer; a private source is uploaded instead', async () => {
+    // Two parents already on the registry: a public one, and bob's private one alice may not read.
+    const publicWeights = randomBytes(400_000)
+    const privateWeights = randomBytes(400_000)
+    const publicDigest = await registry.putBlob('library/base', publicWeights)
+    const privateDigest = await registry.putBlob('bob/secret', privateWeights)
+    const child = (name: string, weights: Buffer, from: string) => ({
+      name: `${front.host}/${name}:latest`,
+      layers: [{ mediaType: 'application/vnd.ollama.image.model', content: weights }, { mediaType: 'application/vnd.ollama.image.license', content: name }],
+      renderManifest: (manifest: OllamaManifest) => goJson({ ...manifest, layers: manifest.layers.map((layer, i) => (i === 0 ? { ...layer, from } : layer)) }),
+    })
+    const local = await makeOllamaStore([child('alice/derived', publicWeights, 'library/base:latest'), child('alice/copied', privateWeights, 'bob/secret:latest')])
+    try {
+      const pusher = await startApp({ storage: new FilesystemStorage({ root: local.root }), ollamaKey: alice.text, ollamaHosts: [front.host] })
+      apps.push(pusher)
+      const tokensBefore = front.requests.length
+      for (const name of ['alice/derived', 'alice/copied']) {
+        assert.deepEqual((await pushAll(pusher.client, `${front.host}/${name}:latest`)).at(-1), { status: 'success' })
+        const stored = local.model(`${front.host}/${name}:latest`)
+        assert.ok((await registry.getManifest(name, 'latest')).bytes.equals(stored.manifestBytes))
+        for (const blob of stored.blobs) assert.equal(await registry.blobDigest(name, blob.digest), blob.digest)
+      }
+      const sent = (repository: string) => front.proxied.filter((request) => request.path.startsWith(`/v2/${repository}/`))
+      const mountsOf = (repository: string) => sent(repository).filter((request) => request.method === 'POST' && request.query.includes('mount='))
+      const patched = (repository: string) => sent(repository).filter((request) => request.method === 'PATCH').reduce((sum, request) => sum + request.length, 0)
+
+      assert.deepEqual(mountsOf('alice/derived').map((request) => [new URLSearchParams(request.query).get('mount'), new URLSearchParams(request.query).get('from'), request.status]), [[publicDigest, 'library/base', 201]])
+      assert.ok(patched('alice/derived') < 100_000, 'none of the public parent layer was sent')
+      assert.deepEqual(mountsOf('alice/copied').map((request) => [new URLSearchParams(request.query).get('mount'), request.status]), [[privateDigest, 401]], 'the private source is refused')
+      assert.ok(patched('alice/copied') >= privateWeights.length, 'so its layer was uploaded')
+
+      // The stand-in rebuilt the signed URL with both scope parameters and verified the signature.
+      const tokens = front.requests.slice(tokensBefore).filter((request) => request.endpoint === 'token')
+      assert.ok(tokens.every((request) => request.outcome === 'ok' && request.account === 'alice'))
+      const wide = tokens.filter((request) => request.scopes.length === 2)
+      assert.deepEqual(
+        wide.map((request) => [request.scopes, request.granted.map((grant) => `${grant.name}:${grant.actions.join(',')}`)]),
+        [
+          [['repository:alice/derived:pull,push', 'repository:library/base:pull'], ['alice/derived:pull,push', 'library/base:pull']],
+          [['repository:alice/copied:pull,push', 'repository:bob/secret:pull'], ['alice/copied:pull,push']],
+        ],
+      )
+      assert.ok(tokens.filter((request) => request.scopes.length === 1).every((request) => /^repository:alice\/(derived|copied):pull,push$/.test(request.scopes[0]!)), 'the other tokens cover the target only')
+    } finally {
+      await local.remove()
+    }
   })
 
   describe('the Go CLI pre-flight', () => {

@@ -335,7 +335,7 @@ describe('OciRegistryUploader × docker-registry, token auth', () => {
     }
   })
 
-  it('a whole push fetches one token (cached per registry, realm, scope and credentials), Basic only to the realm', async () => {
+  it('a whole push fetches one token (cached per registry, realm, scope set and credentials), Basic only to the realm', async () => {
     const issuer = registry.tokenIssuer!
     const { logger, lines } = recordingLogger()
     const uploader = new TargetedUploader({ logger })
@@ -360,11 +360,17 @@ describe('OciRegistryUploader × docker-registry, token auth', () => {
       await push(uploader, { ...target }, [randomBlob(5000)], 'again', config)
       assert.equal(issuer.requests.length, 1, 'the cached token is reused across pushes')
 
-      // Another repository is another scope: a new token. Other credentials: another token too.
-      await push(uploader, { ...target, repository: repo('token') }, [randomBlob(10)], 'x', config)
-      assert.equal(issuer.requests.length, 2)
+      // Another repository is another scope: a new token. The config blob was seen in the first
+      // repository, so it is offered as a mount, with a token of its own that also asks pull there.
+      const other = repo('token')
+      await push(uploader, { ...target, repository: other }, [randomBlob(10)], 'x', config)
+      assert.deepEqual(issuer.requests.slice(1).map((r) => r.scopes), [
+        [`repository:${other}:pull,push`],
+        [`repository:${other}:pull,push`, `repository:${target.repository}:pull`],
+      ])
+      // Other credentials: another token too.
       await assert.rejects(uploader.prepare({ ...target, credentials: registry.users.reader }), { code: 'REGISTRY_DENIED' })
-      assert.equal(issuer.requests.length, 3, 'the reader gets a token of its own, not the pusher\'s')
+      assert.equal(issuer.requests.length, 4, 'the reader gets a token of its own, not the pusher\'s')
       assert.ok(issuer.requests.every((r) => r.authorization !== 'bearer'), 'no registry token is ever sent to the realm')
       assertNoSecrets(lines, [pusher.password, registry.users.reader.password])
     } finally {

@@ -6,9 +6,10 @@
  *   `Authorization: <base64 ssh public key blob>:<base64 ed25519 signature>`; the key must be one of
  *   the authorised keys; the signed URL is rebuilt from the *advertised* realm plus the raw query as
  *   received (never re-encoded); the signature must verify over `GET,<url>,<Z>`; `ts` must be within
- *   the window and `nonce` fresh. Scopes are granted against the key's namespaces (push in its own,
- *   pull elsewhere) and a JWT is minted with the real registry's token issuer, which the registry
- *   behind accepts.
+ *   the window and `nonce` fresh. Each `scope` parameter (a mount asks two: pull,push on the target
+ *   and pull on the source) is granted on its own against the key's namespaces (push in its own,
+ *   pull elsewhere except private repositories of other namespaces), and a JWT is minted with the
+ *   real registry's token issuer, which the registry behind accepts.
  * - `/v2/…`: proxied (streamed) to an upstream registry base URL, rewriting the upstream origin in
  *   `Location` and the `WWW-Authenticate` realm to this origin (`/token`), as ollama.com keeps its
  *   realm on the registry's own host.
@@ -44,6 +45,16 @@ export interface OllamaComOptions {
   realmHostname?: string
   /** Allowed clock skew of `ts`, seconds. Default 300. */
   tsWindowSeconds?: number
+  /** Repositories (`namespace/model`) only accounts owning the namespace may pull, as a private model. Default none. */
+  privateRepositories?: readonly string[]
+}
+
+export interface ProxiedRecord {
+  method: string
+  path: string
+  query: string
+  length: number
+  status: number
 }
 
 /** What the stand-in decided about one signed request. */
@@ -67,8 +78,8 @@ export interface OllamaCom {
   /** The realm advertised in challenges. */
   readonly realm: string
   readonly requests: readonly SignedRequestRecord[]
-  /** Every `/v2/` request proxied: method and path (no query). */
-  readonly proxied: ReadonlyArray<{ method: string; path: string; status: number }>
+  /** Every `/v2/` request proxied: method, path, the raw query, the request's `Content-Length` (0 when absent) and the status. */
+  readonly proxied: ReadonlyArray<ProxiedRecord>
   close(): Promise<void>
 }
 
@@ -100,7 +111,8 @@ export async function startOllamaCom(options: OllamaComOptions): Promise<OllamaC
   const upstream = new URL(options.upstream)
   const windowSeconds = options.tsWindowSeconds ?? 300
   const requests: SignedRequestRecord[] = []
-  const proxied: Array<{ method: string; path: string; status: number }> = []
+  const proxied: ProxiedRecord[] = []
+  const privateRepositories = new Set(options.privateRepositories ?? [])
   const seenNonces = new Set<string>()
   let origin = ''
   let realm = ''
@@ -136,7 +148,9 @@ export async function startOllamaCom(options: OllamaComOptions): Promise<OllamaC
       const match = /^repository:([^/:]+)\/([^:]+):([a-z,*]+)$/.exec(scope)
       if (match === null) continue
       const [, namespace, model, actions] = match as unknown as [string, string, string, string]
-      const allowed = actions.split(',').filter((action) => action === 'pull' || (action === 'push' && own.includes(namespace)))
+      const mine = own.includes(namespace)
+      const readable = mine || !privateRepositories.has(`${namespace}/${model}`)
+      const allowed = actions.split(',').filter((action) => (action === 'pull' && readable) || (action === 'push' && mine))
       if (allowed.length > 0) record.granted.push({ type: 'repository', name: `${namespace}/${model}`, actions: allowed })
     }
     record.status = 200
@@ -172,7 +186,8 @@ export async function startOllamaCom(options: OllamaComOptions): Promise<OllamaC
         else if (name === 'www-authenticate' && typeof value === 'string') out[name] = value.replace(/realm="[^"]*"/, `realm="${realm}"`)
         else out[name] = value
       }
-      proxied.push({ method: req.method ?? '', path: pathAndQuery.split('?')[0]!, status: answer.statusCode ?? 0 })
+      const [path = '', query = ''] = pathAndQuery.split('?', 2)
+      proxied.push({ method: req.method ?? '', path, query, length: Number(req.headers['content-length'] ?? 0), status: answer.statusCode ?? 0 })
       res.writeHead(answer.statusCode ?? 502, out)
       answer.pipe(res)
     })

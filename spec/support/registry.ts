@@ -43,8 +43,14 @@ export interface StartRegistryOptions {
   /**
    * Token mode: actions each role holds on every repository. Defaults: pusher `['pull','push']`,
    * reader `['pull']`, anonymous `[]`. (Cancelling an upload with DELETE needs `delete` in 2.8.)
+   * `repositories`: per role, actions on particular repositories instead (`[]`: none there).
    */
-  grants?: { pusher?: readonly string[]; reader?: readonly string[]; anonymous?: readonly string[] }
+  grants?: {
+    pusher?: readonly string[]
+    reader?: readonly string[]
+    anonymous?: readonly string[]
+    repositories?: { pusher?: Readonly<Record<string, readonly string[]>>; reader?: Readonly<Record<string, readonly string[]>> }
+  }
   /** How long to wait for `/v2/` to answer. Default 15 000 ms. */
   startTimeoutMs?: number
 }
@@ -176,8 +182,8 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
         signingCert: signing.cert,
         algorithm,
         users: {
-          [users.pusher.username]: { password: users.pusher.password, actions: options.grants?.pusher ?? ['pull', 'push'] },
-          [users.reader.username]: { password: users.reader.password, actions: options.grants?.reader ?? ['pull'] },
+          [users.pusher.username]: { password: users.pusher.password, actions: options.grants?.pusher ?? ['pull', 'push'], repositories: options.grants?.repositories?.pusher },
+          [users.reader.username]: { password: users.reader.password, actions: options.grants?.reader ?? ['pull'], repositories: options.grants?.repositories?.reader },
         },
         anonymousActions: options.grants?.anonymous ?? [],
         expiresIn: options.tokenExpiresIn ?? 300,

@@ -13,8 +13,8 @@
  *   `sub`, `iat`, `jti` and the private `access` claim `[{type, name, actions}]`;
  * - ES256 signatures are raw r||s (64 bytes, libtrust), not DER; RS256 is PKCS#1 v1.5 SHA-256.
  *
- * Grants are the intersection of what was asked and what the user holds (spec: a partial grant is not
- * an error). Every HTTP request is recorded so tests can assert token caching, scopes and credentials.
+ * Grants are the intersection, scope by scope, of what was asked and what the user holds on that
+ * repository (spec: a partial grant is not an error; a scope granted nothing is left out). Every HTTP request is recorded so tests can assert token caching, scopes and credentials.
  */
 import { createPrivateKey, randomUUID, sign, timingSafeEqual, type KeyObject } from 'node:crypto'
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
@@ -35,6 +35,11 @@ export interface TokenUser {
   password: string
   /** Actions this user holds on every repository, e.g. `['pull', 'push']`. */
   actions: readonly string[]
+  /**
+   * Actions on particular repositories, replacing `actions` there (`[]`: none), as a real token
+   * service grants per repository: e.g. no pull on someone else's private repository.
+   */
+  repositories?: Readonly<Record<string, readonly string[]>>
 }
 
 export interface TokenIssuerOptions {
@@ -99,6 +104,11 @@ export interface TokenIssuer {
   /** Forget the recorded requests. */
   clearRequests(): void
   /**
+   * From now on, answer 403 instead of a partial grant when a scope names a repository the account
+   * holds nothing on (a stricter token service than the spec asks for). Default off.
+   */
+  refuseUnheld(on: boolean): void
+  /**
    * Sign a token directly (no HTTP, not recorded): for the harness's own requests, and (with
    * `overrides`) for tests of what the registry refuses, e.g. another `aud` or an expired `exp`.
    */
@@ -114,6 +124,7 @@ export async function startTokenIssuer(options: TokenIssuerOptions): Promise<Tok
   const path = options.path ?? '/token'
   const expiresIn = options.expiresIn ?? 300
   const requests: TokenRequestRecord[] = []
+  let refuseUnheld = false
 
   const mint = (subject: string, access: readonly ResourceActions[], overrides: MintOverrides = {}): string => {
     const now = Math.floor(Date.now() / 1000)
@@ -164,18 +175,22 @@ export async function startTokenIssuer(options: TokenIssuerOptions): Promise<Tok
     if (url.pathname !== path) return answer(404, { errors: [{ code: 'NOT_FOUND', message: 'no such endpoint' }] })
     if (request.method !== 'GET') return answer(405, { errors: [{ code: 'UNSUPPORTED', message: 'only GET is supported' }] })
 
-    let held: readonly string[] = options.anonymousActions ?? []
+    let user: TokenUser | undefined
     let subject = ''
     if (authHeader !== undefined) {
       const credentials = parseBasic(authHeader)
       if (credentials === undefined) return answer(401, { errors: [{ code: 'UNAUTHORIZED', message: 'only Basic credentials are accepted' }] })
       record.username = credentials.username
-      const user = Object.hasOwn(options.users, credentials.username) ? options.users[credentials.username] : undefined
+      user = Object.hasOwn(options.users, credentials.username) ? options.users[credentials.username] : undefined
       if (user === undefined || !sameSecret(user.password, credentials.password)) {
         return answer(401, { errors: [{ code: 'UNAUTHORIZED', message: 'incorrect username or password' }] })
       }
-      held = user.actions
       subject = credentials.username
+    }
+    // Per scope, per repository: what the account holds there.
+    const heldOn = (name: string): readonly string[] => {
+      if (user === undefined) return options.anonymousActions ?? []
+      return user.repositories !== undefined && Object.hasOwn(user.repositories, name) ? user.repositories[name]! : user.actions
     }
 
     const granted: ResourceActions[] = []
@@ -183,6 +198,8 @@ export async function startTokenIssuer(options: TokenIssuerOptions): Promise<Tok
       const parsed = parseScope(scope)
       if (parsed === undefined) return answer(400, { errors: [{ code: 'INVALID_SCOPE', message: `malformed scope ${JSON.stringify(scope)}` }] })
       if (parsed.type !== 'repository') continue // e.g. registry:catalog:* is never granted here
+      const held = heldOn(parsed.name)
+      if (refuseUnheld && held.length === 0) return answer(403, { errors: [{ code: 'DENIED', message: `no access to ${parsed.name}` }] })
       const actions = parsed.actions.filter((action) => held.includes(action))
       if (actions.length > 0) granted.push({ type: 'repository', name: parsed.name, actions })
     }
@@ -207,6 +224,7 @@ export async function startTokenIssuer(options: TokenIssuerOptions): Promise<Tok
     issuer: options.issuer,
     requests,
     clearRequests: () => void requests.splice(0),
+    refuseUnheld: (on) => void (refuseUnheld = on),
     mint,
     close: () =>
       new Promise<void>((resolve) => {

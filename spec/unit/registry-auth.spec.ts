@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { RegistryError } from '../../lib/errors.js'
-import { RegistryAuth, pushScope } from '../../lib/registry/auth.js'
+import { pullScope, pushScope, RegistryAuth } from '../../lib/registry/auth.js'
 import type { HttpTransport, RegistryResponse, SendOptions } from '../../lib/registry/http-client.js'
 import type { RegistryTarget } from '../../lib/registry/uploader.js'
 
@@ -91,6 +91,32 @@ describe('RegistryAuth', () => {
     await auth.authorization(target(), URL_ON_REGISTRY)
     assert.equal(sent.length, 4)
     assert.equal(sent[3]!.headers.Authorization, undefined)
+  })
+
+  it('extra scopes (a mount): one token asked with a scope parameter each, cached under that scope set only; Basic ignores them', async () => {
+    let n = 0
+    const { auth, sent } = setup(() => ({ json: { token: `t${++n}` } }))
+    auth.challenged(target(), unauthorized(bearer), undefined, 'push')
+    const mountFrom = (source: string) => auth.authorization(target(), URL_ON_REGISTRY, undefined, [pullScope(source)])
+    assert.equal((await auth.authorization(target(), URL_ON_REGISTRY))?.value, 'Bearer t1')
+    assert.equal((await mountFrom('library/base'))?.value, 'Bearer t2')
+    assert.deepEqual(new URL(sent[1]!.url).searchParams.getAll('scope'), ['repository:team/llama:pull,push', 'repository:library/base:pull'], 'two scope parameters, the push scope first')
+    assert.equal(pullScope('library/base'), 'repository:library/base:pull')
+    // Each token only where it applies: the push keeps t1, the mount from library/base keeps t2, another source gets its own.
+    assert.equal((await auth.authorization(target(), URL_ON_REGISTRY))?.value, 'Bearer t1')
+    assert.equal((await mountFrom('library/base'))?.value, 'Bearer t2')
+    assert.equal((await mountFrom('other/base'))?.value, 'Bearer t3')
+    assert.equal((await auth.authorization(target(), URL_ON_REGISTRY, undefined, [pushScope('team/llama')]))?.value, 'Bearer t1', 'the push scope named again is the same set')
+    assert.equal(sent.length, 3)
+    // A refused wide token is dropped from its own entry only.
+    auth.learn(target(), unauthorized(bearer), { value: 'Bearer t2', fresh: false })
+    assert.equal((await auth.authorization(target(), URL_ON_REGISTRY))?.value, 'Bearer t1')
+    assert.equal((await mountFrom('library/base'))?.value, 'Bearer t4')
+
+    const basic = setup()
+    basic.auth.challenged(target(), unauthorized('Basic realm="r"'), undefined, 'push')
+    assert.equal((await basic.auth.authorization(target(), URL_ON_REGISTRY, undefined, [pullScope('library/base')]))?.value, `Basic ${Buffer.from('alice:s3cret').toString('base64')}`)
+    assert.equal(basic.sent.length, 0)
   })
 
   it('shares one fetch between concurrent requests', async () => {
@@ -226,6 +252,10 @@ describe('RegistryAuth: the BearerTokenSource seam', () => {
     assert.equal((await auth.authorization(special, url))?.value, 'Bearer signed', 'cached for its lifetime')
     assert.deepEqual(calls, [{ realm: 'https://ollama.example.com/token', service: 'ollama.example.com', scope: pushScope('team/llama'), registry: 'https://ollama.example.com' }])
     assert.equal(sent.length, 0, 'the Docker flow was not used for that host')
+
+    // A mount's wider token: the source gets both scopes, space-separated as in a challenge.
+    await auth.authorization(special, url, undefined, [pullScope('library/base')])
+    assert.equal(calls[1]?.scope, `${pushScope('team/llama')} ${pullScope('library/base')}`)
 
     auth.challenged(target(), unauthorized(bearer), undefined, 'test')
     assert.equal((await auth.authorization(target(), URL_ON_REGISTRY))?.value, 'Bearer docker')
