@@ -78,6 +78,8 @@ export class OciPush implements RegistryPush {
   /** The pre-flight upload session, until a blob uses it or `close` cancels it. */
   #prepared: string | undefined
   #closed = false
+  /** DELETEs of abandoned sessions (a restart, a refused mount) still running: `close` waits for them. */
+  readonly #cancelling = new Set<Promise<void>>()
 
   private constructor(context: OciPushContext, target: RegistryTarget) {
     this.#context = context
@@ -155,7 +157,9 @@ export class OciPush implements RegistryPush {
     if (this.#closed) return
     this.#closed = true
     const prepared = this.#takePrepared()
-    if (prepared !== undefined) await this.#cancelUpload(prepared)
+    if (prepared !== undefined) this.#cancelInBackground(prepared)
+    // An upload stopped by the push's end may still be abandoning its session.
+    while (this.#cancelling.size > 0) await Promise.all(this.#cancelling)
   }
 
   // --- steps -------------------------------------------------------------------------------------
@@ -184,7 +188,7 @@ export class OciPush implements RegistryPush {
         return true
       }
       // 202: the registry opened an ordinary session instead; nothing to keep it for.
-      if (response.status === 202 && response.headers.location !== undefined) void this.#cancelUpload(this.#location(response, action))
+      if (response.status === 202 && response.headers.location !== undefined) this.#cancelInBackground(this.#location(response, action))
       this.#context.logger?.debug?.('mount refused, uploading', { digest: descriptor.digest, from, status: response.status })
     }
     return false
@@ -238,7 +242,7 @@ export class OciPush implements RegistryPush {
           await this.#blobStep(() => this.#commitBlob(committing, descriptor, signal, etag), `commit blob ${digest}`, signal)
         } catch (error) {
           redirect.abandon()
-          if (location !== undefined) void this.#cancelUpload(location)
+          if (location !== undefined) this.#cancelInBackground(location)
           if (error instanceof BodyStreamError) {
             throw new StorageError(`blob ${digest}: ${error.message}`, { cause: error.cause, code: error.kind === 'size' ? 'BLOB_INVALID' : 'STORAGE_FAILED' })
           }
@@ -452,6 +456,12 @@ export class OciPush implements RegistryPush {
     } catch {
       // the registry purges abandoned sessions itself
     }
+  }
+
+  /** Cancel a session without waiting here; `close` waits for it, so a finished push leaves none open. */
+  #cancelInBackground(location: string): void {
+    const cancelling = this.#cancelUpload(location).finally(() => this.#cancelling.delete(cancelling))
+    this.#cancelling.add(cancelling)
   }
 
   // --- helpers -----------------------------------------------------------------------------------

@@ -427,6 +427,38 @@ describe('retry limits and error mapping (fake registry)', () => {
     }
   })
 
+  it("close() waits for the DELETE of a session a restart abandoned, so a finished push leaves none open", async () => {
+    let patches = 0
+    let releaseDelete: (() => void) | undefined
+    const deleteArrived = new Promise<void>((arrived) => {
+      reset((req, res, body) => {
+        if (req.method === 'PATCH' && ++patches === 1) return void res.writeHead(500).end()
+        if (req.method === 'DELETE') {
+          releaseDelete = () => void res.writeHead(204).end()
+          return arrived()
+        }
+        working(fake)(req, res, body)
+      })
+    })
+    const uploader = new TargetedUploader({ retries: 1, retryDelayMs: 1 })
+    try {
+      const push = await uploader.open(targetOf())
+      const blob = randomBlob(70_000)
+      await push.uploadBlob(blob.descriptor, tracker().opener(blob.data))
+      let closed = false
+      const closing = push.close().then(() => void (closed = true))
+      await deleteArrived
+      assert.equal(closed, false, 'close() has not resolved while the DELETE is unanswered')
+      releaseDelete!()
+      await closing
+      const methods = fake.log.map((line) => line.split(' ')[0])
+      assert.deepEqual(methods.filter((method) => method !== 'DELETE'), ['POST', 'PATCH', 'POST', 'PATCH', 'PUT'])
+      assert.equal(methods.filter((method) => method === 'DELETE').length, 1, 'the abandoned session, once')
+    } finally {
+      uploader.close()
+    }
+  })
+
   it('a refused connection is given up after 3 retries, however many `retries` allows', async () => {
     const port = await closedPort()
     const attempts: unknown[] = []
