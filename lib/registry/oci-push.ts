@@ -27,8 +27,8 @@ import { pullScope } from './auth.js'
 import { assertUrlAllowed } from './endpoint.js'
 import type { RegistryResponse } from './http-client.js'
 import { BodyStreamError, RegistryClient } from './registry-client.js'
-import { isAborted, retry, throwIfAborted, type RetryPolicy } from './retry.js'
-import { isRetryableStatus, registryErrorFromResponse } from './registry-error.js'
+import { isAborted, isRetryable, retry, throwIfAborted, type RetryPolicy } from './retry.js'
+import { isRetryableStatus, networkErrorCode, registryErrorFromResponse } from './registry-error.js'
 import type { BlobSightings, SharedUploads } from './shared-uploads.js'
 import { expectStatus } from './transport/expect-status.js'
 import type { BlobOpener, ManifestPayload, RegistryPush, RegistryTarget, UploadBlobOptions } from './uploader.js'
@@ -44,6 +44,8 @@ const MOUNT_ATTEMPTS = 2
 const PARTS_IN_FLIGHT = 4
 /** In-place retries of a redirected part before the blob restarts. */
 const PART_RETRIES = 3
+/** Retries of a refused connection (whatever `retries` says): a wrong address fails within a few seconds. */
+const REFUSED_RETRIES = 3
 
 /** The opener `pushModel` hands over also takes the internal read hint (storage/read-hint.ts). */
 type HintedOpener = (start: number, hint?: ReadHint) => ReturnType<BlobOpener>
@@ -78,6 +80,8 @@ export class OciPush implements RegistryPush {
   /** The pre-flight upload session, until a blob uses it or `close` cancels it. */
   #prepared: string | undefined
   #closed = false
+  /** DELETEs of abandoned sessions (a restart, a refused mount) still running: `close` waits for them. */
+  readonly #cancelling = new Set<Promise<void>>()
 
   private constructor(context: OciPushContext, target: RegistryTarget) {
     this.#context = context
@@ -155,7 +159,9 @@ export class OciPush implements RegistryPush {
     if (this.#closed) return
     this.#closed = true
     const prepared = this.#takePrepared()
-    if (prepared !== undefined) await this.#cancelUpload(prepared)
+    if (prepared !== undefined) this.#cancelInBackground(prepared)
+    // An upload stopped by the push's end may still be abandoning its session.
+    while (this.#cancelling.size > 0) await Promise.all(this.#cancelling)
   }
 
   // --- steps -------------------------------------------------------------------------------------
@@ -194,7 +200,7 @@ export class OciPush implements RegistryPush {
         return true
       }
       // 202: the registry opened an ordinary session instead; nothing to keep it for.
-      if (response.status === 202 && response.headers.location !== undefined) void this.#cancelUpload(this.#location(response, action))
+      if (response.status === 202 && response.headers.location !== undefined) this.#cancelInBackground(this.#location(response, action))
       this.#context.logger?.debug?.('mount refused, uploading', { digest: descriptor.digest, from, status: response.status })
     }
     return false
@@ -218,9 +224,10 @@ export class OciPush implements RegistryPush {
         let ring: Buffer[] = []
         const redirect = new RedirectedParts(this.#context.redirectHosts.has(this.#target.host.toLowerCase()))
         try {
-          // Each idempotent step is retried on its own (one `retries` budget per step); only a
-          // failed PATCH restarts the blob, since a cut-off PATCH leaves the session unusable.
-          location ??= await retry(() => this.#startUpload(signal), this.#policy(`open an upload session in ${this.#repository}`, signal))
+          // Each idempotent step is retried on its own, with one `retries` budget per step; a step
+          // that uses it up fails the blob (a restart would only square its budget). A failed PATCH,
+          // or a session the registry lost, restarts the blob: a cut-off PATCH leaves it unusable.
+          location ??= await this.#blobStep(() => this.#startUpload(signal), `open an upload session in ${this.#repository}`, signal)
           for (const [index, part] of blobParts(descriptor.size, this.#context.minPartSize, this.#context.maxPartSize).entries()) {
             const answer = await this.#patchPart(location, descriptor, part, () => open(part.start, { end: part.end, reuseBuffers: true, ring }), tally.add, signal, redirect.md5(index))
             location = answer.next
@@ -244,10 +251,10 @@ export class OciPush implements RegistryPush {
           }
           const etag = await redirect.etag()
           const committing = location
-          await retry(() => this.#commitBlob(committing, descriptor, signal, etag), this.#policy(`commit blob ${digest}`, signal))
+          await this.#blobStep(() => this.#commitBlob(committing, descriptor, signal, etag), `commit blob ${digest}`, signal)
         } catch (error) {
           redirect.abandon()
-          if (location !== undefined) void this.#cancelUpload(location)
+          if (location !== undefined) this.#cancelInBackground(location)
           if (error instanceof BodyStreamError) {
             throw new StorageError(`blob ${digest}: ${error.message}`, { cause: error.cause, code: error.kind === 'size' ? 'BLOB_INVALID' : 'STORAGE_FAILED' })
           }
@@ -263,7 +270,7 @@ export class OciPush implements RegistryPush {
             authRestarted = true
             return { outcome: 'restart', free: true }
           }
-          return error instanceof RegistryError && error.retryable ? 'restart' : 'fail'
+          return error instanceof RegistryError && error.retryable && !stepFailed.has(error) ? 'restart' : 'fail'
         },
         onRetry: ({ attempt, error, delayMs }) => {
           this.#context.logger?.warn?.('blob upload failed, restarting from the beginning', {
@@ -277,6 +284,21 @@ export class OciPush implements RegistryPush {
         },
       },
     )
+  }
+
+  /**
+   * A step inside a blob's upload attempt (POST, commit PUT), retried with its own budget. When it
+   * fails for good, the error is final for the blob too, except a lost session
+   * (`BLOB_UPLOAD_UNKNOWN`/`_INVALID`), which is handed over at once for a restart from POST.
+   */
+  async #blobStep<T>(run: () => Promise<T>, action: string, signal: AbortSignal | undefined): Promise<T> {
+    const policy = this.#policy(action, signal)
+    try {
+      return await retry(run, { ...policy, classify: (error, attempt) => (isSessionLost(error) ? 'fail' : policy.classify?.(error, attempt) ?? 'fail') })
+    } catch (error) {
+      if (error instanceof RegistryError && !isSessionLost(error)) stepFailed.add(error)
+      throw error
+    }
   }
 
   /**
@@ -299,7 +321,7 @@ export class OciPush implements RegistryPush {
     return await new Promise<string>((resolve, reject) => {
       const onAbort = () => {
         reject(new AbortError())
-        opened.then((location) => this.#cancelUpload(location), () => undefined)
+        this.#inBackground(opened.then((location) => this.#cancelUpload(location), () => undefined))
       }
       signal.addEventListener('abort', onAbort, { once: true })
       opened.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
@@ -463,6 +485,17 @@ export class OciPush implements RegistryPush {
     }
   }
 
+  /** Cancel a session without waiting here; `close` waits for it, so a finished push leaves none open. */
+  #cancelInBackground(location: string): void {
+    this.#inBackground(this.#cancelUpload(location))
+  }
+
+  /** Clean-up work (never rejecting) that `close` waits for. */
+  #inBackground(work: Promise<void>): void {
+    const tracked = work.finally(() => this.#cancelling.delete(tracked))
+    this.#cancelling.add(tracked)
+  }
+
   // --- helpers -----------------------------------------------------------------------------------
 
   get #client(): RegistryClient {
@@ -478,6 +511,9 @@ export class OciPush implements RegistryPush {
       retries: this.#context.retries,
       baseDelayMs: this.#context.retryDelayMs,
       signal,
+      // A refused connection is almost always a wrong address: give up after a few tries, so a
+      // typo never looks like a hang (the budget is for a flaky registry, not a missing one).
+      classify: (error, attempt) => (!isRetryable(error) || (isConnectionRefused(error) && attempt >= REFUSED_RETRIES) ? 'fail' : 'retry'),
       onRetry: ({ attempt, error, delayMs }) =>
         this.#context.logger?.warn?.('registry request failed, retrying', { action, attempt, reason: error instanceof Error ? error.message : 'unknown', delayMs }),
     }
@@ -501,6 +537,18 @@ export class OciPush implements RegistryPush {
     }
     return assertUrlAllowed(this.#target, new URL(location, response.url).toString(), action).toString()
   }
+}
+
+/** A step's error after its own retries ran out: final for its blob too (see `#blobStep`). */
+const stepFailed = new WeakSet<RegistryError>()
+
+/** The registry no longer knows the upload session: only a new one (a restart from POST) can help. */
+function isSessionLost(error: unknown): boolean {
+  return error instanceof RegistryError && error.registryCodes.some((code) => code === 'BLOB_UPLOAD_UNKNOWN' || code === 'BLOB_UPLOAD_INVALID')
+}
+
+function isConnectionRefused(error: unknown): boolean {
+  return error instanceof RegistryError && networkErrorCode(error.cause) === 'ECONNREFUSED'
 }
 
 function isRepository(repository: string): boolean {

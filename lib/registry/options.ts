@@ -22,7 +22,12 @@ export interface OciRegistryUploaderOptions {
    * Default 60 000.
    */
   timeoutMs?: number | undefined
-  /** How many times a failed step (network error, 5xx, 429) is retried: POST, HEAD, commit PUT, manifest PUT and the cancel DELETE each on their own; a failed PATCH restarts the blob from POST. Default 5. */
+  /**
+   * The retry budget of each step: how many times a step that failed (network error, 5xx, 429) is
+   * tried again. Each step has its own: pre-flight POST, HEAD, a blob's POST, commit PUT, manifest PUT,
+   * cancel DELETE; one that uses it up fails the push. A failed PATCH or a lost session restarts the
+   * blob from POST, at most this many times per blob. A refused connection gets at most 3. Default 8.
+   */
   retries?: number | undefined
   /** First retry delay in ms, doubled on each retry (with jitter, at most 10 s; `Retry-After` wins when larger). Default 250. */
   retryDelayMs?: number | undefined
@@ -119,7 +124,7 @@ export function resolveUploaderOptions(options: OciRegistryUploaderOptions | und
     logger: given.logger,
     userAgent: given.userAgent ?? DEFAULT_USER_AGENT,
     timeoutMs: given.timeoutMs ?? 60_000,
-    retries: given.retries ?? 5,
+    retries: given.retries ?? 8,
     retryDelayMs: given.retryDelayMs ?? 250,
     maxSockets: given.maxSockets ?? 16,
     minPartSize: given.minPartSize ?? DEFAULT_MIN_PART_SIZE,

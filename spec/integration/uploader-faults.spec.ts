@@ -159,6 +159,15 @@ async function startFakeRegistry(tls?: CertificateFiles): Promise<FakeRegistry> 
   return fake
 }
 
+/** A loopback port nothing listens on (bound, then closed). */
+async function closedPort(): Promise<number> {
+  const closed = net.createServer()
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
+  const port = (closed.address() as AddressInfo).port
+  await new Promise<void>((resolve) => closed.close(() => resolve()))
+  return port
+}
+
 const working = (fake: FakeRegistry): Handler => (fake as unknown as { working: Handler }).working
 const errorBody = (code: string, message: string) => JSON.stringify({ errors: [{ code, message, detail: {} }] })
 
@@ -303,10 +312,7 @@ describe('retry limits and error mapping (fake registry)', () => {
   })
 
   it('a closed port → REGISTRY_UNREACHABLE "connection refused"', async () => {
-    const closed = net.createServer()
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
-    const port = (closed.address() as AddressInfo).port
-    await new Promise<void>((resolve) => closed.close(() => resolve()))
+    const port = await closedPort()
     const uploader = new TargetedUploader({ retries: 1, retryDelayMs: 1 })
     try {
       await assert.rejects(uploader.prepare({ host: `127.0.0.1:${port}`, repository: 'x/y', insecure: true }), (error: unknown) => {
@@ -316,6 +322,92 @@ describe('retry limits and error mapping (fake registry)', () => {
         assert.match(error.message, /connection refused/)
         return true
       })
+    } finally {
+      uploader.close()
+    }
+  })
+
+  it('a commit that uses up its own retries fails the blob: no restart, nothing re-uploaded', async () => {
+    reset((req, res, body) => {
+      if (req.method === 'PUT') return void res.writeHead(503, { 'Retry-After': '0' }).end()
+      working(fake)(req, res, body)
+    })
+    const uploader = new TargetedUploader({ retries: 2, retryDelayMs: 1 })
+    try {
+      const blob = randomBlob(70_000)
+      const progress = tracker()
+      await assert.rejects(uploader.uploadBlob(targetOf(), blob.descriptor, progress.opener(blob.data), { onBytes: progress.onBytes }), { code: 'REGISTRY_FAILED', registryStatus: 503 })
+      const methods = fake.log.map((line) => line.split(' ')[0]).filter((method) => method !== 'DELETE')
+      assert.deepEqual(methods, ['POST', 'PATCH', 'PUT', 'PUT', 'PUT'], 'one budget for the commit, not one per restart')
+      assert.equal(progress.streams.length, 1, 'the blob was streamed once')
+    } finally {
+      uploader.close()
+    }
+  })
+
+  it('a commit the registry answers with a lost session (BLOB_UPLOAD_UNKNOWN) restarts the blob from POST at once', async () => {
+    let lost: string | undefined // the first session: the registry "forgets" it before the commit
+    reset((req, res, body) => {
+      const path = new URL(req.url ?? '/', 'http://fake').pathname
+      if (req.method === 'PUT' && (lost ??= path) === path) {
+        return void res.writeHead(404, { 'Content-Type': 'application/json' }).end(errorBody('BLOB_UPLOAD_UNKNOWN', 'blob upload unknown to registry'))
+      }
+      working(fake)(req, res, body)
+    })
+    const uploader = new TargetedUploader({ retries: 3, retryDelayMs: 1 })
+    try {
+      const blob = randomBlob(70_000)
+      const progress = tracker()
+      await uploader.uploadBlob(targetOf(), blob.descriptor, progress.opener(blob.data), { onBytes: progress.onBytes })
+      const steps = fake.log.filter((line) => !line.startsWith('DELETE'))
+      assert.deepEqual(steps.map((line) => line.split(' ')[0]), ['POST', 'PATCH', 'PUT', 'POST', 'PATCH', 'PUT'], 'the lost session is not committed again')
+      assert.equal(steps[2], `PUT ${lost}`)
+      assert.notEqual(steps[5], `PUT ${lost}`, 'the restart committed a new session')
+      assert.equal(progress.sum(), blob.descriptor.size)
+    } finally {
+      uploader.close()
+    }
+  })
+
+  it("close() waits for the DELETE of a session a restart abandoned, so a finished push leaves none open", async () => {
+    let patches = 0
+    let releaseDelete: (() => void) | undefined
+    const deleteArrived = new Promise<void>((arrived) => {
+      reset((req, res, body) => {
+        if (req.method === 'PATCH' && ++patches === 1) return void res.writeHead(500).end()
+        if (req.method === 'DELETE') {
+          releaseDelete = () => void res.writeHead(204).end()
+          return arrived()
+        }
+        working(fake)(req, res, body)
+      })
+    })
+    const uploader = new TargetedUploader({ retries: 1, retryDelayMs: 1 })
+    try {
+      const push = await uploader.open(targetOf())
+      const blob = randomBlob(70_000)
+      await push.uploadBlob(blob.descriptor, tracker().opener(blob.data))
+      let closed = false
+      const closing = push.close().then(() => void (closed = true))
+      await deleteArrived
+      assert.equal(closed, false, 'close() has not resolved while the DELETE is unanswered')
+      releaseDelete!()
+      await closing
+      const methods = fake.log.map((line) => line.split(' ')[0])
+      assert.deepEqual(methods.filter((method) => method !== 'DELETE'), ['POST', 'PATCH', 'POST', 'PATCH', 'PUT'])
+      assert.equal(methods.filter((method) => method === 'DELETE').length, 1, 'the abandoned session, once')
+    } finally {
+      uploader.close()
+    }
+  })
+
+  it('a refused connection is given up after 3 retries, however many `retries` allows', async () => {
+    const port = await closedPort()
+    const attempts: unknown[] = []
+    const uploader = new TargetedUploader({ retries: 10, retryDelayMs: 1, logger: { debug: (message, fields) => void (message === 'registry request' && attempts.push(fields)) } })
+    try {
+      await assert.rejects(uploader.prepare({ host: `127.0.0.1:${port}`, repository: 'x/y', insecure: true }), { code: 'REGISTRY_UNREACHABLE' })
+      assert.equal(attempts.length, 4, JSON.stringify(attempts))
     } finally {
       uploader.close()
     }

@@ -10,7 +10,7 @@ import { backoffMs, parseRetryAfter } from '../../lib/registry/retry.js'
 describe('OciRegistryUploader options', () => {
   it('defaults', () => {
     const resolved = resolveUploaderOptions(undefined)
-    assert.deepEqual(resolved, { ca: undefined, logger: undefined, userAgent: DEFAULT_USER_AGENT, timeoutMs: 60_000, retries: 5, retryDelayMs: 250, maxSockets: 16, minPartSize: 100_000_000, maxPartSize: 1_000_000_000, proxy: undefined, ollamaKey: undefined, ollamaHosts: ['registry.ollama.ai', '*.registry.ollama.ai', 'ollama.com', '*.ollama.com'] })
+    assert.deepEqual(resolved, { ca: undefined, logger: undefined, userAgent: DEFAULT_USER_AGENT, timeoutMs: 60_000, retries: 8, retryDelayMs: 250, maxSockets: 16, minPartSize: 100_000_000, maxPartSize: 1_000_000_000, proxy: undefined, ollamaKey: undefined, ollamaHosts: ['registry.ollama.ai', '*.registry.ollama.ai', 'ollama.com', '*.ollama.com'] })
     assert.match(DEFAULT_USER_AGENT, /^express-model-push\/\d+\.\d+\.\d+/)
     assert.notEqual(PACKAGE_VERSION, '0.0.0')
   })
