@@ -267,16 +267,41 @@ export class OciPush implements RegistryPush {
     )
   }
 
+  /**
+   * Open an upload session. The POST itself does not take the signal: a registry that received it
+   * opens a session whether or not the answer still reaches us, and only the answer's Location
+   * lets us cancel it. So a cancel rejects at once, and the session, once its Location arrives, is
+   * cancelled in the background (a POST is small and bounded by the request timeout).
+   */
   async #startUpload(signal: AbortSignal | undefined): Promise<string> {
+    throwIfAborted(signal)
     const action = `open an upload session in ${this.#repository}`
-    const response = await this.#client.request(this.#target, {
-      method: 'POST',
-      url: this.#url(`/v2/${this.#repository}/blobs/uploads/`),
-      action,
-      headers: { 'Content-Type': OCTET_STREAM, 'Content-Length': '0' },
-      signal,
+    const opening = this.#client
+      .request(this.#target, {
+        method: 'POST',
+        url: this.#url(`/v2/${this.#repository}/blobs/uploads/`),
+        action,
+        headers: { 'Content-Type': OCTET_STREAM, 'Content-Length': '0' },
+      })
+      .then((response) => this.#location(expectStatus(response, action, 202), action))
+    if (signal === undefined) return opening
+    return new Promise<string>((resolve, reject) => {
+      const onAbort = () => {
+        reject(new AbortError())
+        opening.then((location) => void this.#cancelUpload(location), () => undefined)
+      }
+      signal.addEventListener('abort', onAbort, { once: true })
+      opening.then(
+        (location) => {
+          signal.removeEventListener('abort', onAbort)
+          resolve(location)
+        },
+        (error: unknown) => {
+          signal.removeEventListener('abort', onAbort)
+          reject(error)
+        },
+      )
     })
-    return this.#location(expectStatus(response, action, 202), action)
   }
 
   /**

@@ -177,12 +177,14 @@ describe('POST /api/push through the ollama client', () => {
     const apps: App[] = []
     const slow = () => `${registry.host}/team/slow:latest`
     const parts = () => `${registry.host}/team/parts:latest`
+    const opened = () => `${registry.host}/team/opened:latest`
     before(async () => {
       registry = await startRegistry({ auth: 'none' })
       proxy = await startForwardProxy()
       store = await makeOllamaStore([
         { name: slow(), layers: [{ mediaType: 'application/vnd.ollama.image.model', size: 192 * MiB }] },
         { name: parts(), layers: [{ mediaType: 'application/vnd.ollama.image.model', size: 4 * MiB }] },
+        { name: opened(), layers: [{ mediaType: 'application/vnd.ollama.image.model', size: MiB }] },
       ])
     })
     after(async () => {
@@ -192,8 +194,8 @@ describe('POST /api/push through the ollama client', () => {
       await store?.remove()
     })
     // One blob at a time: the config waits for the layer, so the layer's session is the only one
-    // open when the client leaves. (A session whose POST or PATCH answer is in flight at that
-    // moment cannot be cancelled: its Location never arrives; see docs/wire-protocol.md.)
+    // open when the client leaves. (A session whose PATCH answer is in flight at that moment
+    // cannot be cancelled: its new Location never arrives; see docs/wire-protocol.md.)
     const appWith = async (uploaderOptions: ConstructorParameters<typeof OciRegistryUploader>[0]) => {
       const app = await startApp({ storage: new FilesystemStorage({ root: store.root }), uploadConcurrency: 1, uploader: new OciRegistryUploader({ proxy: proxy.url, ...uploaderOptions }) })
       apps.push(app)
@@ -272,6 +274,26 @@ describe('POST /api/push through the ollama client', () => {
       await eventually(() => registry.openUploads('team/parts'), (left) => left.length === 0, { what: `no upload session left open in team/parts` })
       assert.equal(await registry.hasBlob('team/parts', layer.digest), false, 'the layer was not committed')
       assert.equal((await registry.getManifest('team/parts', 'latest')).status, 404, 'no manifest was put')
+    })
+
+    it('while a POST is answered: the session the registry opened is still cancelled once its Location arrives', { timeout: 60_000 }, async () => {
+      // The layer uses the pre-flight session; the config's POST (the second one) is answered by
+      // the registry, but the answer is kept from the uploader until the client has gone.
+      const app = await appWith({})
+      let posts = 0
+      const config = proxy.delayAnswer((request) => request.method === 'POST' && request.url.endsWith('/v2/team/opened/blobs/uploads/') && ++posts === 2)
+      const stream = await app.client.push({ model: opened(), insecure: true, stream: true })
+      const reading = (async () => {
+        for await (const line of stream) void line
+      })().catch(() => undefined)
+      assert.equal((await config.answered).status, 202, 'the registry opened a session')
+      assert.equal((await registry.openUploads('team/opened')).length, 1)
+      stream.abort()
+      await reading
+      await assertAborted(app, 'team/opened')
+      config.release()
+      await eventually(() => registry.openUploads('team/opened'), (left) => left.length === 0, { what: 'the DELETE of the session opened while the client left' })
+      assert.equal((await registry.getManifest('team/opened', 'latest')).status, 404, 'no manifest was put')
     })
   })
 

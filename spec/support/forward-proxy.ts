@@ -7,7 +7,9 @@
  *   and the registry's status once it answers. A client that goes away mid-request takes the
  *   forwarded request down with it, as over a direct connection. `withhold` keeps a matching
  *   request from the registry for good (its body is read and dropped, no answer comes): a push
- *   provably in flight, with the registry having seen nothing of that request.
+ *   provably in flight, with the registry having seen nothing of that request. `delayAnswer`
+ *   forwards a request but keeps the registry's answer from the client until released: the
+ *   registry has acted on it, the client does not know yet.
  */
 import http from 'node:http'
 import net, { type AddressInfo } from 'node:net'
@@ -25,6 +27,11 @@ export interface ProxiedRequest {
   status?: number
 }
 
+export interface DelayedAnswer {
+  readonly answered: Promise<ProxiedRequest>
+  release(): void
+}
+
 export interface ForwardProxy {
   /** `http://127.0.0.1:PORT` */
   readonly url: string
@@ -32,6 +39,8 @@ export interface ForwardProxy {
   readonly requests: ProxiedRequest[]
   /** Withhold the next request that `match` accepts (checked as requests arrive); resolves with it when it arrives. */
   withhold(match: (request: ProxiedRequest) => boolean): Promise<ProxiedRequest>
+  /** Keep the registry's answer to the next request `match` accepts from its client until `release()`; `answered` resolves once the registry has answered. */
+  delayAnswer(match: (request: ProxiedRequest) => boolean): DelayedAnswer
   stop(): Promise<void>
 }
 
@@ -40,6 +49,7 @@ export async function startForwardProxy(): Promise<ForwardProxy> {
   const requests: ProxiedRequest[] = []
   const sockets = new Set<net.Socket>()
   const withheld: Array<{ match: (request: ProxiedRequest) => boolean; reached: (request: ProxiedRequest) => void }> = []
+  const delayed: Array<{ match: (request: ProxiedRequest) => boolean; answered: (request: ProxiedRequest) => void; released: Promise<void> }> = []
   const server = http.createServer((req, res) => {
     const record: ProxiedRequest = { method: req.method ?? '', url: req.url ?? '', headers: { ...req.headers } }
     requests.push(record)
@@ -58,18 +68,27 @@ export async function startForwardProxy(): Promise<ForwardProxy> {
       // Keep reading (a paused socket would not notice the client leaving), forward nothing.
       return void req.resume()
     }
+    const delay = delayed.findIndex((entry) => entry.match(record))
+    const hold = delay < 0 ? undefined : delayed.splice(delay, 1)[0]
     const upstream = http.request(
       { host: target.hostname, port: target.port, method: req.method, path: `${target.pathname}${target.search}`, headers },
       (answer) => {
         record.status = answer.statusCode
-        res.writeHead(answer.statusCode ?? 502, answer.headers)
-        answer.pipe(res)
+        hold?.answered(record)
+        void (hold?.released ?? Promise.resolve()).then(() => {
+          if (left) return void answer.resume()
+          res.writeHead(answer.statusCode ?? 502, answer.headers)
+          answer.pipe(res)
+        })
       },
     )
     upstream.on('error', () => res.destroy())
     // The client left before the answer was complete: cut the forwarded request too.
+    let left = false
     res.on('close', () => {
-      if (!res.writableFinished) upstream.destroy()
+      if (res.writableFinished) return
+      left = true
+      upstream.destroy()
     })
     req.pipe(upstream)
   })
@@ -103,6 +122,12 @@ export async function startForwardProxy(): Promise<ForwardProxy> {
     tunnels,
     requests,
     withhold: (match) => new Promise((reached) => void withheld.push({ match, reached })),
+    delayAnswer(match) {
+      let release!: () => void
+      const released = new Promise<void>((resolve) => (release = resolve))
+      const answered = new Promise<ProxiedRequest>((resolve) => void delayed.push({ match, answered: resolve, released }))
+      return { answered, release }
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy()
