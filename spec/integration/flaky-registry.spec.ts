@@ -3,10 +3,8 @@
 // must succeed byte-identical, and no upload session may be left open in the registry's storage.
 // FLAKY_SEED=<n> replays another seed (default 8, whose draws 225-231 are seven faults in a row).
 import assert from 'node:assert/strict'
-import { readdir } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
-import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import express from 'express'
 import { createPushRouter, FilesystemStorage, OciRegistryUploader } from '../../lib/index.js'
@@ -16,19 +14,6 @@ import { startRegistry, type StartedRegistry } from '../support/registry.js'
 
 const PUSHES = 20
 const SEED = Number(process.env.FLAKY_SEED ?? 8)
-
-/** Upload sessions still open in the registry's storage: a cancelled (DELETE) or committed one loses its `startedat`. */
-async function openUploads(registry: StartedRegistry): Promise<number> {
-  const repositories = join(registry.storageDir, 'docker', 'registry', 'v2', 'repositories', 'team')
-  let open = 0
-  for (const repository of await readdir(repositories).catch(() => [] as string[])) {
-    const uploads = join(repositories, repository, '_uploads')
-    for (const session of await readdir(uploads).catch(() => [] as string[])) {
-      if ((await readdir(join(uploads, session)).catch(() => [] as string[])).includes('startedat')) open++
-    }
-  }
-  return open
-}
 
 describe('a registry answering 30 % of requests with 503', () => {
   let registry: StartedRegistry
@@ -73,7 +58,7 @@ describe('a registry answering 30 % of requests with 503', () => {
       for (const blob of model.blobs) assert.equal(await registry.blobDigest(repository, blob.digest), blob.digest)
       succeeded++
     }
-    const leftOpen = await openUploads(registry)
+    const leftOpen = (await registry.openUploads('team')).length
     process.stdout.write(`# 503 at 30 % (seed ${SEED}): ${succeeded}/${PUSHES} pushes succeeded byte-identical; ${proxy.stats.faults}/${proxy.stats.requests} requests faulted ${JSON.stringify(proxy.stats.byMethod)}; upload sessions left open: ${leftOpen}${failures.length > 0 ? `; failed: ${failures.join(" | ")}` : ""}\n`)
     assert.ok(proxy.stats.faults > 0.2 * proxy.stats.requests, 'faults were injected')
     // Each step gives up after 1 + retries 503s in a row: 0.3^9 ≈ 2e-5 per step with the default

@@ -3,7 +3,9 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { Ollama, type ProgressResponse } from 'ollama'
-import { FilesystemStorage } from '../../lib/index.js'
+import { FilesystemStorage, OciRegistryUploader } from '../../lib/index.js'
+import { eventually } from '../support/eventually.js'
+import { startForwardProxy, type ForwardProxy, type ProxiedRequest } from '../support/forward-proxy.js'
 import { startApp, type App } from '../support/push-app.js'
 import { makeOllamaStore, type OllamaStore } from '../support/ollama-store.js'
 import { startRegistry, type StartedRegistry } from '../support/registry.js'
@@ -61,7 +63,6 @@ describe('POST /api/push through the ollama client', () => {
       registry = await startRegistry({ auth: 'none' })
       store = await makeOllamaStore(Object.values(models(registry.host)).concat([
         { name: `${registry.host}/team/big:latest`, layers: [{ mediaType: 'application/vnd.ollama.image.model', size: 256 * MiB }] },
-        { name: `${registry.host}/team/slow:latest`, layers: [{ mediaType: 'application/vnd.ollama.image.model', size: 192 * MiB }] },
       ]))
       app = await startApp({ storage: new FilesystemStorage({ root: store.root }) })
     })
@@ -141,25 +142,6 @@ describe('POST /api/push through the ollama client', () => {
       await assertInRegistry(registry, store, name, 'team/big', 'latest')
     })
 
-    it('a client that disconnects mid-upload cancels the push; the server stays up and a retry works', { timeout: 60_000 }, async () => {
-      const name = `${registry.host}/team/slow:latest`
-      const stream = await app.client.push({ model: name, insecure: true, stream: true })
-      for await (const line of stream) {
-        if ((line.completed ?? 0) > 0 && line.completed! < line.total) {
-          stream.abort()
-          break
-        }
-      }
-      // The cancel itself: pushModel saw the abort and says so (not merely "not finished yet").
-      const cancelled = await app.waitForLog(/push failed .*team\/slow.*"code":"ABORTED"/)
-      assert.match(cancelled, /ABORTED/)
-      const manifest = await registry.getManifest('team/slow', 'latest')
-      assert.equal(manifest.status, 404, 'no manifest was put')
-      const lines = await pushAll(app.client, name)
-      assert.deepEqual(lines.at(-1), { status: 'success' })
-      await assertInRegistry(registry, store, name, 'team/slow', 'latest')
-    })
-
     it('an error after streaming began is one final {"error"} line', async () => {
       const doomed = await startRegistry({ auth: 'none' })
       const doomedStore = await makeOllamaStore([{ name: `${doomed.host}/team/gone:latest`, layers: [{ mediaType: 'application/vnd.ollama.image.model', size: 256 * MiB }] }])
@@ -182,6 +164,136 @@ describe('POST /api/push through the ollama client', () => {
         await doomed.stop()
         await doomedStore.remove()
       }
+    })
+  })
+
+  // The registry is reached through a recording proxy (the uploader's `proxy` option), so the test
+  // sees which requests reached the registry and what it answered, without trusting the code under
+  // test; the registry's storage shows which upload sessions are still open.
+  describe('client disconnects (registry behind a recording proxy)', () => {
+    let registry: StartedRegistry
+    let proxy: ForwardProxy
+    let store: OllamaStore
+    const apps: App[] = []
+    const slow = () => `${registry.host}/team/slow:latest`
+    const parts = () => `${registry.host}/team/parts:latest`
+    const opened = () => `${registry.host}/team/opened:latest`
+    before(async () => {
+      registry = await startRegistry({ auth: 'none' })
+      proxy = await startForwardProxy()
+      store = await makeOllamaStore([
+        { name: slow(), layers: [{ mediaType: 'application/vnd.ollama.image.model', size: 192 * MiB }] },
+        { name: parts(), layers: [{ mediaType: 'application/vnd.ollama.image.model', size: 4 * MiB }] },
+        { name: opened(), layers: [{ mediaType: 'application/vnd.ollama.image.model', size: MiB }] },
+      ])
+    })
+    after(async () => {
+      for (const app of apps) await app.close()
+      await proxy?.stop()
+      await registry?.stop()
+      await store?.remove()
+    })
+    // One blob at a time: the config waits for the layer, so the layer's session is the only one
+    // open when the client leaves. (A session whose PATCH answer is in flight at that moment
+    // cannot be cancelled: its new Location never arrives; see docs/wire-protocol.md.)
+    const appWith = async (uploaderOptions: ConstructorParameters<typeof OciRegistryUploader>[0]) => {
+      const app = await startApp({ storage: new FilesystemStorage({ root: store.root }), uploadConcurrency: 1, uploader: new OciRegistryUploader({ proxy: proxy.url, ...uploaderOptions }) })
+      apps.push(app)
+      return app
+    }
+    /** The upload session a request URL belongs to (`…/blobs/uploads/<uuid>`, without `_state`). */
+    const sessionOf = (url: string) => new URL(url).pathname
+    /**
+     * The cancel itself, as pushModel says it: "push failed" with ABORTED. A push that ignored the
+     * disconnect would log "push finished", or nothing while it hangs: bounded, so that fails too.
+     */
+    const assertAborted = async (app: App, repository: string) => {
+      const ended = new RegExp(`push (?:failed|finished) .*${repository}`)
+      const outcome = await eventually(() => app.logs.find((line) => ended.test(line)), (line) => line !== undefined, { what: `the end of the push to ${repository}`, timeoutMs: 30_000 })
+      assert.match(outcome!, /push failed .*"code":"ABORTED"/)
+    }
+
+    it('mid-PATCH: the push is cancelled and the DELETE of the cut session reaches the registry; nothing is committed; the server stays up and a retry works', { timeout: 90_000 }, async () => {
+      const app = await appWith({})
+      const layer = store.model(slow()).layers[0]!
+      const stream = await app.client.push({ model: slow(), insecure: true, stream: true })
+      for await (const line of stream) {
+        // The first sample of the 192 MiB layer (one 100 MB PATCH in flight): bytes are flowing, far from all of them.
+        if (line.digest === layer.digest && (line.completed ?? 0) > 0 && line.completed! < line.total) {
+          stream.abort()
+          break
+        }
+      }
+      await assertAborted(app, 'team/slow')
+      const big = (request: ProxiedRequest) => request.method === 'PATCH' && Number(request.headers['content-length']) === 100_000_000
+      const cut = proxy.requests.filter((request) => big(request) && request.url.includes('/v2/team/slow/'))
+      assert.equal(cut.length, 1, 'one PATCH of the layer was sent')
+      assert.equal(cut[0]!.status, undefined, 'and cut off: the registry never answered it (the upload was in flight)')
+      // The DELETE of exactly that session went out and the registry answered it. (Distribution 2.8
+      // refuses it, 404 "upload resumed at wrong offset": a session whose PATCH was cut mid-body can
+      // no longer be cancelled, only purged by the registry later. docs/wire-protocol.md says so.)
+      const deleted = await eventually(
+        () => proxy.requests.find((request) => request.method === 'DELETE' && sessionOf(request.url) === sessionOf(cut[0]!.url) && request.status !== undefined),
+        (request) => request !== undefined,
+        { what: `a DELETE of ${sessionOf(cut[0]!.url)} answered by the registry` },
+      )
+      assert.ok(deleted!.status! >= 200)
+      assert.equal(await registry.hasBlob('team/slow', layer.digest), false, 'the layer was not committed')
+      assert.equal((await registry.getManifest('team/slow', 'latest')).status, 404, 'no manifest was put')
+      const lines = await pushAll(app.client, slow())
+      assert.deepEqual(lines.at(-1), { status: 'success' })
+      await assertInRegistry(registry, store, slow(), 'team/slow', 'latest')
+    })
+
+    it('between parts: the session is cancelled in the registry (its DELETE answered 204, gone from storage); nothing is committed', { timeout: 60_000 }, async () => {
+      // 1 MiB parts; the second part's PATCH is withheld at the proxy: the upload is provably in
+      // flight, and the registry holds exactly the first part, so the session's latest Location is
+      // current and its DELETE can work.
+      const app = await appWith({ minPartSize: MiB, maxPartSize: MiB })
+      const layer = store.model(parts()).layers[0]!
+      const second = proxy.withhold((request) => request.method === 'PATCH' && request.url.includes('/v2/team/parts/') && request.headers['content-range'] === `${MiB}-${2 * MiB - 1}`)
+      const stream = await app.client.push({ model: parts(), insecure: true, stream: true })
+      const reading = (async () => {
+        for await (const line of stream) void line
+      })().catch(() => undefined)
+      const patch = await second
+      const session = sessionOf(patch.url)
+      const open = await registry.openUploads('team/parts')
+      assert.ok(open.includes(session.replace(/^\/v2\//, '').replace('/blobs/uploads/', '/_uploads/')), `the layer's session ${session} is open in the registry (${open.join(', ')})`)
+      stream.abort()
+      await reading
+      await assertAborted(app, 'team/parts')
+      // The registry accepted the DELETE of that session, and the session is gone from its storage
+      // (a commit would do that too, but the layer is not there).
+      const deleted = await eventually(
+        () => proxy.requests.find((request) => request.method === 'DELETE' && sessionOf(request.url) === session && request.status !== undefined),
+        (request) => request !== undefined,
+        { what: `a DELETE of ${session} answered by the registry` },
+      )
+      assert.equal(deleted!.status, 204, 'the registry accepted the DELETE')
+      await eventually(() => registry.openUploads('team/parts'), (left) => left.length === 0, { what: `no upload session left open in team/parts` })
+      assert.equal(await registry.hasBlob('team/parts', layer.digest), false, 'the layer was not committed')
+      assert.equal((await registry.getManifest('team/parts', 'latest')).status, 404, 'no manifest was put')
+    })
+
+    it('while a POST is answered: the session the registry opened is still cancelled once its Location arrives', { timeout: 60_000 }, async () => {
+      // The layer uses the pre-flight session; the config's POST (the second one) is answered by
+      // the registry, but the answer is kept from the uploader until the client has gone.
+      const app = await appWith({})
+      let posts = 0
+      const config = proxy.delayAnswer((request) => request.method === 'POST' && request.url.endsWith('/v2/team/opened/blobs/uploads/') && ++posts === 2)
+      const stream = await app.client.push({ model: opened(), insecure: true, stream: true })
+      const reading = (async () => {
+        for await (const line of stream) void line
+      })().catch(() => undefined)
+      assert.equal((await config.answered).status, 202, 'the registry opened a session')
+      assert.equal((await registry.openUploads('team/opened')).length, 1)
+      stream.abort()
+      await reading
+      await assertAborted(app, 'team/opened')
+      config.release()
+      await eventually(() => registry.openUploads('team/opened'), (left) => left.length === 0, { what: 'the DELETE of the session opened while the client left' })
+      assert.equal((await registry.getManifest('team/opened', 'latest')).status, 404, 'no manifest was put')
     })
   })
 

@@ -5,8 +5,6 @@
 // Authorization value or `_state` reaches a message or a logger.
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
-import { readdir } from 'node:fs/promises'
-import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { inspect } from 'node:util'
 import { after, before, describe, it } from 'node:test'
@@ -84,16 +82,6 @@ async function push(uploader: TargetedUploader, target: RegistryTarget, blobs: B
   }
 }
 
-/** Live upload sessions of a repository, from the registry's storage (a cancelled one loses its `startedat`, keeps its hash state). */
-async function uploadSessions(registry: StartedRegistry, repository: string): Promise<number> {
-  const dir = join(registry.storageDir, 'docker/registry/v2/repositories', repository, '_uploads')
-  let live = 0
-  for (const session of await readdir(dir).catch(() => [] as string[])) {
-    if ((await readdir(join(dir, session))).includes('startedat')) live++
-  }
-  return live
-}
-
 const repo = (prefix: string) => `${prefix}/m-${randomBytes(4).toString('hex')}`
 
 describe('OciRegistryUploader × docker-registry, no auth (plain http)', () => {
@@ -146,17 +134,17 @@ describe('OciRegistryUploader × docker-registry, no auth (plain http)', () => {
     try {
       const used: RegistryTarget = { host: registry.host, repository: repo('prep'), insecure: true }
       await uploader.prepare(used)
-      assert.equal(await uploadSessions(registry, used.repository), 1, 'prepare opened a session')
+      assert.equal((await registry.openUploads(used.repository)).length, 1, 'prepare opened a session')
       const blob = randomBlob(50_000)
       await uploader.uploadBlob(used, blob.descriptor, async () => streamOf(blob))
-      assert.equal(await uploadSessions(registry, used.repository), 0, 'the blob used the prepared session (no second one)')
+      assert.equal((await registry.openUploads(used.repository)).length, 0, 'the blob used the prepared session (no second one)')
       await uploader.release(used)
 
       const unused: RegistryTarget = { host: registry.host, repository: repo('prep'), insecure: true }
       await uploader.prepare(unused)
-      assert.equal(await uploadSessions(registry, unused.repository), 1)
+      assert.equal((await registry.openUploads(unused.repository)).length, 1)
       await uploader.release(unused)
-      assert.equal(await uploadSessions(registry, unused.repository), 0, 'release deleted the unused session')
+      assert.equal((await registry.openUploads(unused.repository)).length, 0, 'release deleted the unused session')
     } finally {
       uploader.close()
     }

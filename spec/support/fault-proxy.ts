@@ -1,5 +1,5 @@
 // An HTTP proxy in front of a real registry that answers a seeded share of requests with 503
-// (optionally with Retry-After) and forwards the rest unchanged, optionally holding answers back. Start the registry with
+// (optionally with Retry-After) and forwards the rest unchanged. Start the registry with
 // `relativeUrls: true` so upload Locations keep pointing at the proxy.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -28,8 +28,6 @@ export interface FaultProxyOptions {
   rate: number
   seed: number
   retryAfterSeconds?: number
-  /** Per method: hold the registry's answer back this long (the registry has already acted). */
-  answerDelayMs?: Partial<Record<string, number>>
 }
 
 export async function startFaultProxy(upstream: string, options: FaultProxyOptions): Promise<FaultProxy> {
@@ -52,13 +50,8 @@ export async function startFaultProxy(upstream: string, options: FaultProxyOptio
     const forward = http.request(
       { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host }, agent },
       (answer) => {
-        const pass = () => {
-          res.writeHead(answer.statusCode ?? 502, answer.headers)
-          answer.pipe(res)
-        }
-        const delayMs = options.answerDelayMs?.[req.method ?? ''] ?? 0
-        if (delayMs > 0) setTimeout(pass, delayMs)
-        else pass()
+        res.writeHead(answer.statusCode ?? 502, answer.headers)
+        answer.pipe(res)
       },
     )
     forward.on('error', () => res.destroy())

@@ -9,8 +9,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { rmSync } from 'node:fs'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { rmSync, type Dirent } from 'node:fs'
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -93,6 +93,13 @@ export interface StartedRegistry {
   putBlob(repository: string, content: Buffer): Promise<string>
   /** Seed a manifest as pusher; returns the registry's `Docker-Content-Digest`. */
   putManifest(repository: string, reference: string, bytes: Buffer, mediaType?: string): Promise<string>
+  /**
+   * Upload sessions still open in the registry's storage, as `<repository>/_uploads/<uuid>`, of one
+   * repository or of all. Read from disk, not through the API, so it shows what the registry really
+   * did: a session committed (PUT ?digest=) or cancelled (DELETE) loses its `startedat` file
+   * (distribution 2.8 may keep its hash state), a session still open keeps it.
+   */
+  openUploads(repository?: string): Promise<string[]>
   /** The captured registry output (last 64 KiB). */
   output(): string
   /** Kill the registry (and token issuer) and remove every temp dir. Idempotent. */
@@ -416,6 +423,8 @@ function makeHandle(parts: HandleParts): StartedRegistry {
       return header(response.headers['docker-content-digest']) ?? ''
     },
 
+    openUploads: (repository) => openUploadSessions(parts.storageDir, repository),
+
     output: parts.output,
 
     stop() {
@@ -429,6 +438,35 @@ function makeHandle(parts: HandleParts): StartedRegistry {
     },
   }
   return handle
+}
+
+async function openUploadSessions(storageDir: string, repository: string | undefined): Promise<string[]> {
+  const repositories = join(storageDir, 'docker', 'registry', 'v2', 'repositories')
+  const open: string[] = []
+  // Repository path segments are plain names; `_uploads`, `_layers`, `_manifests` hold its data.
+  const walk = async (path: string): Promise<void> => {
+    for (const entry of await entriesOf(join(repositories, path))) {
+      if (!entry.isDirectory()) continue
+      if (entry.name === '_uploads') {
+        for (const session of await entriesOf(join(repositories, path, '_uploads'))) {
+          const files = await entriesOf(join(repositories, path, '_uploads', session.name))
+          if (files.some((file) => file.name === 'startedat')) open.push(`${path}/_uploads/${session.name}`)
+        }
+      } else if (!entry.name.startsWith('_')) await walk(path === '' ? entry.name : `${path}/${entry.name}`)
+    }
+  }
+  await walk(repository ?? '')
+  return open.sort()
+}
+
+/** A directory's entries; none when it does not exist (yet, or any more: a session removed while we look is not open). */
+async function entriesOf(path: string): Promise<Dirent[]> {
+  try {
+    return await readdir(path, { withFileTypes: true })
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return []
+    throw error
+  }
 }
 
 /** SIGTERM the process group, SIGKILL after 3 s, and wait for the watchdog to exit. */

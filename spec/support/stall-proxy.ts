@@ -13,6 +13,8 @@ export interface StallProxy {
   release(): void
   /** `METHOD /path` of every request line seen (query strings cut). */
   readonly requests: string[]
+  /** `METHOD /path` of the request held (the last one started on the held connection), once one is. */
+  readonly held: string | undefined
   close(): Promise<void>
 }
 
@@ -20,6 +22,7 @@ export async function startStallProxy(upstream: { host: string; port: number }, 
   let markStalled!: () => void
   const stalled = new Promise<void>((resolve) => (markStalled = resolve))
   let held: net.Socket | undefined
+  let heldRequest: string | undefined
   let released = false
   const requests: string[] = []
   const sockets = new Set<net.Socket>()
@@ -27,14 +30,17 @@ export async function startStallProxy(upstream: { host: string; port: number }, 
     const registry = net.connect(upstream.port, upstream.host)
     sockets.add(client).add(registry)
     let carried = 0
+    let last: string | undefined
     client.on('data', (chunk: Buffer) => {
       for (const match of chunk.toString('latin1').matchAll(/(?:^|\r\n)(GET|HEAD|POST|PATCH|PUT|DELETE) (\/v2\/[^ ?]*)/g)) {
-        requests.push(`${match[1]} ${match[2]}`)
+        last = `${match[1]} ${match[2]}`
+        requests.push(last)
       }
       carried += chunk.length
       if (!registry.write(chunk)) client.pause()
       if (!released && held === undefined && carried >= stallAfter) {
         held = client
+        heldRequest = last
         client.pause()
         markStalled()
       }
@@ -59,6 +65,9 @@ export async function startStallProxy(upstream: { host: string; port: number }, 
     host: `127.0.0.1:${port}`,
     stalled,
     requests,
+    get held() {
+      return heldRequest
+    },
     release() {
       released = true
       held?.resume()

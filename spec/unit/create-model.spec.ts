@@ -260,18 +260,33 @@ describe('createModel: re-create, failures, aborts', () => {
     const digest = await put(storage, sampleGguf())
     const controller = new AbortController()
     const events = createModel(validateCreateBody({ model: 'ab', files: { 'm.gguf': digest }, system: 'made then taken back' }, DEFAULT), { storage }, { signal: controller.signal })
-    const seen: string[] = []
+    // The consumer reads on after the abort: the create itself must see the signal and stop with
+    // ABORTED (a consumer that stops iterating is the next test).
+    await assert.rejects(async () => {
+      for await (const line of events) {
+        if (line.status.startsWith('creating new layer') && !controller.signal.aborted) {
+          assert.ok(await storage.statBlob(sha('made then taken back')), 'the blob was written')
+          controller.abort()
+        }
+      }
+    }, { code: 'ABORTED' })
+    assert.deepEqual(await storage.listModels(), [])
+    assert.equal(await storage.statBlob(sha('made then taken back')), undefined, 'removed again')
+    assert.ok(await storage.statBlob(digest), 'the upload itself stays')
+  })
+
+  it('a consumer that stops iterating after the layers were written gets the same clean-up', async () => {
+    const storage = new MemoryStorage()
+    const digest = await put(storage, sampleGguf())
+    const events = createModel(validateCreateBody({ model: 'ab', files: { 'm.gguf': digest }, system: 'made then taken back' }, DEFAULT), { storage })
     for await (const line of events) {
-      seen.push(line.status)
       if (line.status.startsWith('creating new layer')) {
         assert.ok(await storage.statBlob(sha('made then taken back')), 'the blob was written')
-        controller.abort()
-        break // the consumer stops, as the router does when the client goes away
+        break // as the router does when the client goes away
       }
     }
     assert.deepEqual(await storage.listModels(), [])
     assert.equal(await storage.statBlob(sha('made then taken back')), undefined, 'removed again')
-    assert.ok(await storage.statBlob(digest), 'the upload itself stays')
   })
 })
 

@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events'
 import type { ServerResponse } from 'node:http'
 import { afterEach, describe, it, mock } from 'node:test'
 import { NdjsonWriter } from '../../lib/http/ndjson.js'
+import { settled } from '../support/settled.js'
 
 class FakeResponse extends EventEmitter {
   written: string[] = []
@@ -30,12 +31,6 @@ class FakeResponse extends EventEmitter {
 }
 
 const writerFor = (res: FakeResponse, stallMs?: number) => new NdjsonWriter(res as unknown as ServerResponse, stallMs)
-const settled = async (promise: Promise<unknown>) => {
-  let done = false
-  void promise.then(() => (done = true))
-  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve))
-  return done
-}
 
 describe('NdjsonWriter', () => {
   afterEach(() => mock.timers.reset())

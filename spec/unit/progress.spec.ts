@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
-import { describe, it } from 'node:test'
+import { afterEach, describe, it, mock } from 'node:test'
 import { ByteCounter, blobProgress, blobStatus, ticker } from '../../lib/push/progress.js'
+import { settled } from '../support/settled.js'
 
 const digest = `sha256:${'0123456789abcdef'.repeat(4)}`
 
@@ -32,28 +33,30 @@ describe('ByteCounter', () => {
   })
 })
 
-describe('ticker', () => {
+describe('ticker (on mock timers: the interval is exact, no wall clock involved)', () => {
+  afterEach(() => mock.timers.reset())
+
   it('waits the interval while the upload runs, and returns at once after it settles', async () => {
+    mock.timers.enable({ apis: ['setTimeout'] })
     let finish!: () => void
     const done = new Promise<void>((resolve) => (finish = resolve))
     const tick = ticker(40, done)
-    let started = performance.now()
-    await tick()
-    assert.ok(performance.now() - started >= 35, 'a tick lasts about the interval')
-    started = performance.now()
+    const first = tick()
+    mock.timers.tick(39)
+    assert.equal(await settled(first), false, 'a tick lasts the interval')
+    mock.timers.tick(1)
+    assert.equal(await settled(first), true, 'and no longer')
     const pending = tick()
-    setTimeout(finish, 5)
-    await pending
-    assert.ok(performance.now() - started < 35, 'settling ends the pending tick early')
-    started = performance.now()
-    await tick()
-    assert.ok(performance.now() - started < 10, 'later ticks return at once')
+    mock.timers.tick(5)
+    assert.equal(await settled(pending), false)
+    finish()
+    assert.equal(await settled(pending), true, 'settling ends the pending tick early')
+    assert.equal(await settled(tick()), true, 'later ticks return at once')
   })
 
   it('ends early on a rejected upload too', async () => {
+    mock.timers.enable({ apis: ['setTimeout'] })
     const tick = ticker(10_000, Promise.reject(new Error('x')))
-    const started = performance.now()
-    await tick()
-    assert.ok(performance.now() - started < 1000)
+    assert.equal(await settled(tick()), true, 'without any time passing')
   })
 })

@@ -9,6 +9,7 @@ import type { Descriptor, PushProgress } from '../../lib/model/types.js'
 import { pushModel } from '../../lib/push/push-model.js'
 import type { BlobOpener, ManifestPayload, RegistryPush, RegistryTarget, RegistryUploader, UploadBlobOptions } from '../../lib/registry/uploader.js'
 import { MemoryStorage } from '../../lib/storage/memory.js'
+import { advanceUntilSettled } from '../support/settled.js'
 
 const sha = (data: Buffer) => `sha256:${createHash('sha256').update(data).digest('hex')}`
 
@@ -25,6 +26,9 @@ function model(storage: MemoryStorage, name = 'registry.test/team/llama:q4') {
   })
   return { bytes, digests: [sha(weights), sha(template), sha(config)] }
 }
+
+/** Bytes an upload of ScriptedUploader reports per step. */
+const STEP_BYTES = 64 * 1024
 
 /** Records calls; uploads drain the stream in small steps so progress can be sampled. */
 class ScriptedUploader implements RegistryUploader, RegistryPush {
@@ -80,12 +84,16 @@ class ScriptedUploader implements RegistryUploader, RegistryPush {
   }
   async #stream(d: Descriptor, open: BlobOpener, options: UploadBlobOptions) {
     const hash = createHash('sha256')
-    for await (const chunk of await open(0)) {
-      options.signal?.throwIfAborted()
-      if (this.failOn === d.digest.slice(7, 13)) throw new RegistryError('REGISTRY_FAILED', `registry refused ${this.failOn}`)
-      hash.update(chunk as Buffer)
-      options.onBytes?.((chunk as Buffer).length)
-      if (this.stepDelayMs) await new Promise((r) => setTimeout(r, this.stepDelayMs))
+    for await (const read of await open(0)) {
+      // Steps of 64 KiB whatever the stream delivers (a read may return several chunks at once).
+      for (let at = 0; at < (read as Buffer).length; at += STEP_BYTES) {
+        const chunk = (read as Buffer).subarray(at, at + STEP_BYTES)
+        options.signal?.throwIfAborted()
+        if (this.failOn === d.digest.slice(7, 13)) throw new RegistryError('REGISTRY_FAILED', `registry refused ${this.failOn}`)
+        hash.update(chunk)
+        options.onBytes?.(chunk.length)
+        if (this.stepDelayMs) await new Promise((r) => setTimeout(r, this.stepDelayMs))
+      }
     }
     if (this.commitDelayMs) await new Promise((r) => setTimeout(r, this.commitDelayMs))
     options.signal?.throwIfAborted()
@@ -178,19 +186,19 @@ describe('pushModel', () => {
     assert.deepEqual(uploader.uploadedDigests, digests.slice(1))
   })
 
-  it('samples byte progress instead of writing a line per chunk', async () => {
+  it('samples byte progress instead of writing a line per chunk (on mock timers: the count is exact)', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] })
     const storage = new MemoryStorage()
     const { digests } = model(storage)
     const uploader = new ScriptedUploader()
-    uploader.stepDelayMs = 5 // 3 MiB in 64 KiB chunks: ~48 chunks over ~250 ms
+    uploader.stepDelayMs = 5 // 3 MiB in 64 KiB chunks: 48 chunks over 240 ms
     uploader.commitDelayMs = 150 // samples see completed = total before the upload settles
-    const events = await collect(pushModel('registry.test/team/llama:q4', { storage, uploader }, { progressIntervalMs: 40 }))
+    const events = await advanceUntilSettled((ms) => t.mock.timers.tick(ms), collect(pushModel('registry.test/team/llama:q4', { storage, uploader }, { progressIntervalMs: 40 })))
     const lines = events.filter((e) => e.digest === digests[0])
     const completed = lines.map((e) => e.completed ?? 0)
-    assert.ok(lines.length >= 3, `expected intermediate lines, got ${lines.length}`)
-    assert.ok(lines.length < 20, `expected sampling, got ${lines.length} lines`)
-    assert.deepEqual([...completed].sort((a, b) => a - b), completed, 'completed never goes backwards')
-    assert.equal(new Set(completed).size, completed.length, 'no line repeats the one before it')
+    // The opening line, then one sample per 40 ms while the 240 ms of bytes flow (8 steps each);
+    // the last sample already says 3 MiB, so no closing line: 1 + 6 lines, not one per step (48).
+    assert.deepEqual(completed, [0, 1, 2, 3, 4, 5, 6].map((i) => i * 8 * STEP_BYTES))
   })
 
   it('fails before the first event when the model is absent, the registry refuses, or a blob is missing', async () => {
@@ -213,19 +221,26 @@ describe('pushModel', () => {
     assert.ok(!uploader.calls.some((c) => c.startsWith('upload')), 'nothing was uploaded')
   })
 
-  it('stops the upload in flight when the signal fires', async () => {
+  it('stops the upload in flight when the signal fires: the uploader sees its signal aborted', async () => {
     const storage = new MemoryStorage()
     const { digests } = model(storage)
     const uploader = new ScriptedUploader()
     uploader.stepDelayMs = 5
     const controller = new AbortController()
-    const seen: PushProgress[] = []
+    let abortedAt: number | undefined
     await assert.rejects(async () => {
       for await (const event of pushModel('registry.test/team/llama:q4', { storage, uploader }, { signal: controller.signal, progressIntervalMs: 10 })) {
-        seen.push(event)
-        if (event.digest === digests[0] && (event.completed ?? 0) > 0) controller.abort()
+        // Part-way: the sample says bytes went and more are to come, so the upload is still running.
+        if (event.digest === digests[0] && (event.completed ?? 0) > 0 && event.completed! < event.total!) {
+          abortedAt = event.completed
+          controller.abort()
+        }
       }
     }, (e: unknown) => e instanceof AbortError || (e instanceof Error && e.name === 'AbortError'))
+    assert.ok(abortedAt !== undefined, 'the signal fired mid-upload')
+    // The push may report another blob's abort first; the layer's upload ends at its next step.
+    await uploader.idle()
+    assert.ok(uploader.abortedUploads.includes(digests[0]!), 'the upload saw its signal aborted (the cancel itself)')
     assert.equal(uploader.manifests.size, 0, 'no manifest was put')
     assert.ok(!uploader.present.has(digests[0]!), 'the interrupted blob was not committed')
     assert.equal(uploader.released, 1)
@@ -237,6 +252,7 @@ describe('pushModel', () => {
     const uploader = new ScriptedUploader()
     uploader.stepDelayMs = 5
     for await (const event of pushModel('registry.test/team/llama:q4', { storage, uploader }, { progressIntervalMs: 10 })) {
+      // The blob's opening line: its upload has started and cannot have finished (48 steps of 5 ms).
       if (event.digest === digests[0]) break
     }
     await uploader.idle()

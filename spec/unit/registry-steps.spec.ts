@@ -7,6 +7,7 @@ import { blobParts, takeBytes } from '../../lib/registry/blob-parts.js'
 import { registryErrorFromResponse } from '../../lib/registry/registry-error.js'
 import { retry } from '../../lib/registry/retry.js'
 import { BlobSightings, SharedUploads } from '../../lib/registry/shared-uploads.js'
+import { settled } from '../support/settled.js'
 
 const sizes = (size: number, min?: number, max?: number) => blobParts(size, min, max).map((part) => part.end - part.start)
 
@@ -90,6 +91,23 @@ describe('retry(attempt, policy)', () => {
   })
   it('an aborted signal wins', async () => {
     await assert.rejects(retry(async () => 'never', { retries: 1, baseDelayMs: 1, signal: AbortSignal.abort() }), { code: 'ABORTED' })
+  })
+  it('an abort during the backoff wait ends it at once: no further attempt', async () => {
+    const controller = new AbortController()
+    let runs = 0
+    let waiting!: () => void
+    const backingOff = new Promise<void>((resolve) => (waiting = resolve))
+    // A 10 s backoff (Retry-After): the abort, not the timer, must end the wait.
+    const pending = retry(async () => {
+      runs++
+      throw flaky(503, { 'retry-after': '10' })
+    }, { retries: 3, baseDelayMs: 1, signal: controller.signal, onRetry: () => waiting() })
+    await backingOff
+    assert.equal(await settled(pending), false, 'waiting out the backoff')
+    controller.abort()
+    assert.equal(await settled(pending), true, 'the abort ended the wait without any time passing')
+    await assert.rejects(pending, { code: 'ABORTED' })
+    assert.equal(runs, 1)
   })
 })
 
