@@ -71,6 +71,7 @@ export async function* pushModel(
   const started = Date.now()
   const fields = { model: formatModelName(name) }
   let session: RegistryPush | undefined
+  let ended = false
   try {
     throwIfAborted(signal)
     const manifest = await fromStorage(() => storage.readManifest(name, { signal }), 'read the manifest')
@@ -100,13 +101,17 @@ export async function* pushModel(
     throwIfAborted(signal)
     yield { status: 'pushing manifest' }
     await push.putManifest(name.tag, { mediaType: manifest.mediaType, bytes: manifest.bytes }, { signal })
+    ended = true
     logger?.info?.('push finished', { ...fields, ms: Date.now() - started })
     yield { status: 'success' }
   } catch (error) {
+    ended = true
     const code = error instanceof ModelPushError ? error.code : 'INTERNAL'
     logger?.warn?.('push failed', { ...fields, code, ms: Date.now() - started })
     throw error
   } finally {
+    // Stopped by its consumer (`return()`, e.g. the client went away) before either outcome.
+    if (!ended) logger?.warn?.('push failed', { ...fields, code: 'ABORTED', ms: Date.now() - started })
     inner.abort()
     await session?.close().catch(() => undefined)
   }

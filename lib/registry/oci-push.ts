@@ -80,7 +80,7 @@ export class OciPush implements RegistryPush {
   /** The pre-flight upload session, until a blob uses it or `close` cancels it. */
   #prepared: string | undefined
   #closed = false
-  /** DELETEs of abandoned sessions (a restart, a refused mount) still running: `close` waits for them. */
+  /** Uploads still settling and DELETEs of abandoned sessions (a restart, a refused mount, a cancel) still running: `close` waits for them. */
   readonly #cancelling = new Set<Promise<void>>()
 
   private constructor(context: OciPushContext, target: RegistryTarget) {
@@ -129,7 +129,7 @@ export class OciPush implements RegistryPush {
     const key = [this.#target.host.toLowerCase(), this.#repository, digest].join('\n')
     await this.#context.uploads.run(key, options.onBytes, signal, async (onBytes) => {
       if (await this.#mount(descriptor, options.mountFrom ?? [], signal)) onBytes(descriptor.size)
-      else await this.#upload(descriptor, open as HintedOpener, onBytes, signal)
+      else await this.#whileOpen(this.#upload(descriptor, open as HintedOpener, onBytes, signal))
       this.#seen(digest)
     })
   }
@@ -160,7 +160,8 @@ export class OciPush implements RegistryPush {
     this.#closed = true
     const prepared = this.#takePrepared()
     if (prepared !== undefined) this.#cancelInBackground(prepared)
-    // An upload stopped by the push's end may still be abandoning its session.
+    // An upload stopped by the push's end may still be settling (a cancelled PATCH waits briefly
+    // for its answer) and then abandoning its session: wait for both.
     while (this.#cancelling.size > 0) await Promise.all(this.#cancelling)
   }
 
@@ -494,6 +495,12 @@ export class OciPush implements RegistryPush {
   #inBackground(work: Promise<void>): void {
     const tracked = work.finally(() => this.#cancelling.delete(tracked))
     this.#cancelling.add(tracked)
+  }
+
+  /** `upload`, which `close` also waits for until it has settled (its outcome stays the caller's). */
+  #whileOpen(upload: Promise<void>): Promise<void> {
+    this.#inBackground(upload.catch(() => undefined))
+    return upload
   }
 
   // --- helpers -----------------------------------------------------------------------------------

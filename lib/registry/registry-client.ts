@@ -66,6 +66,8 @@ export class BodyStreamError extends Error {
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308])
+/** How long a cancelled upload whose body is all sent still waits for the registry's answer, ms. */
+const ANSWER_GRACE_MS = 2_000
 const MAX_REDIRECTS = 5
 
 export interface RegistryClientOptions {
@@ -168,9 +170,17 @@ export class RegistryClient {
     if (authorization !== undefined) headers.Authorization = authorization.value
 
     throwIfAborted(signal)
-    // Stopped by the caller's signal, a body failure or the watchdog, whichever comes first.
+    // Stopped by the caller's signal, a body failure or the watchdog, whichever comes first. A
+    // cancel that comes once the whole body is out waits a moment for the answer instead: the
+    // answer's Location is the only one the registry still accepts for this session (distribution
+    // refuses a stale `_state`), so with it the caller can DELETE the session rather than leave it.
     const controller = new AbortController()
-    const stop = signal === undefined ? controller.signal : AbortSignal.any([signal, controller.signal])
+    let graceTimer: NodeJS.Timeout | undefined
+    const onCancel = () => {
+      if (sent !== size) return controller.abort()
+      graceTimer = setTimeout(() => controller.abort(), Math.min(ANSWER_GRACE_MS, this.#timeoutMs))
+      graceTimer.unref()
+    }
 
     let sent = 0
     let bodyError: BodyStreamError | undefined
@@ -188,6 +198,7 @@ export class RegistryClient {
       if (sent !== size) fail(new BodyStreamError(`blob stream ended after ${sent} of ${size} bytes`, 'size'))
     }
     const onError = (error: unknown) => fail(new BodyStreamError('reading the blob failed', 'read', { cause: error }))
+    signal?.addEventListener('abort', onCancel, { once: true })
     // Paused first: adding a 'data' listener must not start the flow before axios pipes the body.
     body.pause()
     body.on('data', onData)
@@ -229,7 +240,7 @@ export class RegistryClient {
         url,
         headers,
         body,
-        signal: stop,
+        signal: controller.signal,
         timeoutMs: 0,
         onSocket,
         verifyTls: verifiesTls(target),
@@ -255,6 +266,8 @@ export class RegistryClient {
       throw registryErrorFromNetwork(error, { action, url, host: target.host, insecure: target.insecure })
     } finally {
       clearInterval(watchdog)
+      clearTimeout(graceTimer)
+      signal?.removeEventListener('abort', onCancel)
       body.off('data', onData)
       body.off('end', onEnd)
       body.off('error', onError)

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { Ollama, type ProgressResponse } from 'ollama'
-import { FilesystemStorage, OciRegistryUploader } from '../../lib/index.js'
+import { AbortError, FilesystemStorage, OciRegistryUploader, pushModel } from '../../lib/index.js'
 import { eventually } from '../support/eventually.js'
 import { startForwardProxy, type ForwardProxy, type ProxiedRequest } from '../support/forward-proxy.js'
 import { startApp, type App } from '../support/push-app.js'
@@ -178,6 +178,7 @@ describe('POST /api/push through the ollama client', () => {
     const slow = () => `${registry.host}/team/slow:latest`
     const parts = () => `${registry.host}/team/parts:latest`
     const opened = () => `${registry.host}/team/opened:latest`
+    const answered = () => `${registry.host}/team/answered:latest`
     before(async () => {
       registry = await startRegistry({ auth: 'none' })
       proxy = await startForwardProxy()
@@ -185,6 +186,7 @@ describe('POST /api/push through the ollama client', () => {
         { name: slow(), layers: [{ mediaType: 'application/vnd.ollama.image.model', size: 192 * MiB }] },
         { name: parts(), layers: [{ mediaType: 'application/vnd.ollama.image.model', size: 4 * MiB }] },
         { name: opened(), layers: [{ mediaType: 'application/vnd.ollama.image.model', size: MiB }] },
+        { name: answered(), layers: [{ mediaType: 'application/vnd.ollama.image.model', size: MiB }] },
       ])
     })
     after(async () => {
@@ -194,8 +196,7 @@ describe('POST /api/push through the ollama client', () => {
       await store?.remove()
     })
     // One blob at a time: the config waits for the layer, so the layer's session is the only one
-    // open when the client leaves. (A session whose PATCH answer is in flight at that moment
-    // cannot be cancelled: its new Location never arrives; see docs/wire-protocol.md.)
+    // open when the client leaves.
     const appWith = async (uploaderOptions: ConstructorParameters<typeof OciRegistryUploader>[0]) => {
       const app = await startApp({ storage: new FilesystemStorage({ root: store.root }), uploadConcurrency: 1, uploader: new OciRegistryUploader({ proxy: proxy.url, ...uploaderOptions }) })
       apps.push(app)
@@ -294,6 +295,38 @@ describe('POST /api/push through the ollama client', () => {
       config.release()
       await eventually(() => registry.openUploads('team/opened'), (left) => left.length === 0, { what: 'the DELETE of the session opened while the client left' })
       assert.equal((await registry.getManifest('team/opened', 'latest')).status, 404, 'no manifest was put')
+    })
+
+    it('while a PATCH answer is on its way: the cancel waits for it, and the session is DELETEd with its new Location (204, gone)', { timeout: 60_000 }, async () => {
+      // The registry has taken the whole PATCH (answered 202); the answer is held at the proxy. The
+      // cancel comes then (pushModel's own signal, so it provably lands before the answer is
+      // released). Only the held answer's Location is still accepted by the registry for this
+      // session: cutting the request off at the cancel would leave the session open for good.
+      const uploader = new OciRegistryUploader({ proxy: proxy.url })
+      const controller = new AbortController()
+      const held = proxy.delayAnswer((request) => request.method === 'PATCH' && request.url.includes('/v2/team/answered/'))
+      const pushing = (async () => {
+        for await (const event of pushModel(answered(), { storage: new FilesystemStorage({ root: store.root }), uploader }, { insecure: true, signal: controller.signal, uploadConcurrency: 1 })) void event
+      })()
+      try {
+        const patch = await held.answered
+        assert.equal(patch.status, 202, 'the registry took the whole part')
+        controller.abort()
+        held.release()
+        await assert.rejects(pushing, AbortError)
+        const session = sessionOf(patch.url)
+        const deleted = await eventually(
+          () => proxy.requests.find((request) => request.method === 'DELETE' && sessionOf(request.url) === session && request.status !== undefined),
+          (request) => request !== undefined,
+          { what: `a DELETE of ${session} answered by the registry` },
+        )
+        assert.equal(deleted!.status, 204, 'the registry accepted the DELETE (the Location was current)')
+        await eventually(() => registry.openUploads('team/answered'), (left) => left.length === 0, { what: 'no upload session left open in team/answered' })
+        assert.equal((await registry.getManifest('team/answered', 'latest')).status, 404, 'no manifest was put')
+      } finally {
+        held.release()
+        uploader.close()
+      }
     })
   })
 
