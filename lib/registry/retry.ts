@@ -4,7 +4,6 @@
  * same step again, or (for a blob) restart it from a new session, which is the same loop with the
  * attempt starting over — and the backoff honours the error's own `Retry-After`.
  */
-import { setTimeout as delay } from 'node:timers/promises'
 import { AbortError, RegistryError } from '../errors.js'
 
 const MAX_DELAY_MS = 10_000
@@ -71,15 +70,24 @@ export function backoffMs(attempt: number, baseMs: number, retryAfterMs?: number
   return Math.round(Math.max(jittered, retryAfterMs ?? 0))
 }
 
-/** Wait `ms`, or reject with an `AbortError` as soon as `signal` fires. */
+/**
+ * Wait `ms`, or reject with an `AbortError` as soon as `signal` fires. Built on the global
+ * `setTimeout` (not `timers/promises`), so tests can drive backoffs with `node:test` mock timers.
+ */
 export async function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   throwIfAborted(signal)
   if (ms <= 0) return
-  try {
-    await delay(ms, undefined, signal === undefined ? undefined : { signal })
-  } catch {
-    throw new AbortError()
-  }
+  await new Promise<void>((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer)
+      reject(new AbortError())
+    }
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
 }
 
 /** Reject with the package's `AbortError` (not the signal's reason) when `signal` has fired. */

@@ -7,7 +7,7 @@ import { blobParts, takeBytes } from '../../lib/registry/blob-parts.js'
 import { registryErrorFromResponse } from '../../lib/registry/registry-error.js'
 import { retry } from '../../lib/registry/retry.js'
 import { BlobSightings, SharedUploads } from '../../lib/registry/shared-uploads.js'
-import { settled } from '../support/settled.js'
+import { flush, settled } from '../support/settled.js'
 
 const sizes = (size: number, min?: number, max?: number) => blobParts(size, min, max).map((part) => part.end - part.start)
 
@@ -61,17 +61,24 @@ describe('retry(attempt, policy)', () => {
     }, { retries: 5, baseDelayMs: 1 }))
     assert.equal(runs, 1)
   })
-  it("waits at least the error's Retry-After (a field of the error)", async () => {
+  it("waits the error's Retry-After (a field of the error) before the next attempt, on the mocked clock", async (t) => {
     const error = flaky(429, { 'retry-after': '2' })
     assert.equal(error.retryAfterMs, 2000)
-    const delays: number[] = []
+    t.mock.timers.enable({ apis: ['setTimeout'] })
     let runs = 0
-    const result = await retry(async () => {
-      if (runs++ === 0) throw flaky(429, { 'retry-after': '0.05' })
+    const pending = retry(async () => {
+      if (runs++ === 0) throw flaky(429, { 'retry-after': '2' })
       return 'ok'
-    }, { retries: 1, baseDelayMs: 1, onRetry: ({ delayMs }) => void delays.push(delayMs) })
-    assert.equal(result, 'ok')
-    assert.ok(delays[0]! >= 50)
+    }, { retries: 1, baseDelayMs: 1 })
+    await flush()
+    assert.equal(runs, 1)
+    t.mock.timers.tick(1_999)
+    await flush()
+    assert.equal(runs, 1, 'not before the 2 s are up')
+    assert.equal(await settled(pending), false)
+    t.mock.timers.tick(1)
+    assert.equal(await pending, 'ok')
+    assert.equal(runs, 2)
   })
   it('a free restart does not count against the retries; classify decides', async () => {
     const outcomes: string[] = []
