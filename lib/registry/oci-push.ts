@@ -44,6 +44,8 @@ const MOUNT_ATTEMPTS = 2
 const PARTS_IN_FLIGHT = 4
 /** In-place retries of a redirected part before the blob restarts. */
 const PART_RETRIES = 3
+/** How long `close` waits for settling uploads and session DELETEs before leaving them to the background. */
+const CLOSE_WAIT_MS = 10_000
 /** Retries of a refused connection (whatever `retries` says): a wrong address fails within a few seconds. */
 const REFUSED_RETRIES = 3
 
@@ -161,8 +163,16 @@ export class OciPush implements RegistryPush {
     const prepared = this.#takePrepared()
     if (prepared !== undefined) this.#cancelInBackground(prepared)
     // An upload stopped by the push's end may still be settling (a cancelled PATCH waits briefly
-    // for its answer) and then abandoning its session: wait for both.
-    while (this.#cancelling.size > 0) await Promise.all(this.#cancelling)
+    // for its answer) and then abandoning its session: wait for both, but not for ever (a registry
+    // answering every DELETE with 503 would hold a shutdown for the whole retry budget); what is
+    // still running then goes on in the background.
+    const deadline = Date.now() + CLOSE_WAIT_MS
+    while (this.#cancelling.size > 0 && Date.now() < deadline) {
+      let timer: NodeJS.Timeout | undefined
+      const timeUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, deadline - Date.now())))
+      await Promise.race([Promise.all(this.#cancelling), timeUp])
+      clearTimeout(timer)
+    }
   }
 
   // --- steps -------------------------------------------------------------------------------------
