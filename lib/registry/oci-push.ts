@@ -189,18 +189,24 @@ export class OciPush implements RegistryPush {
       // Under token auth this request's token also asks pull on `from` (its own cache entry, see
       // auth.ts). A registry refuses the mount (401, or 202 with a plain session) when the account
       // may not read `from` or `from` lacks the blob; any refusal, or a failed token request for
-      // this wider scope, only means "upload it instead": no re-authentication, no error.
+      // this wider scope, only means "upload it instead": no re-authentication, no error. A 5xx,
+      // 429 or network fault is retried like any step first: giving up on a cheap POST would cost
+      // a whole upload.
       let response: RegistryResponse
       try {
-        response = await this.#client.request(this.#target, {
-          method: 'POST',
-          url: url.toString(),
-          action,
-          headers: { 'Content-Type': OCTET_STREAM, 'Content-Length': '0' },
-          signal,
-          authenticate: false,
-          extraScopes: [pullScope(from)],
-        })
+        response = await retry(async () => {
+          const answer = await this.#client.request(this.#target, {
+            method: 'POST',
+            url: url.toString(),
+            action,
+            headers: { 'Content-Type': OCTET_STREAM, 'Content-Length': '0' },
+            signal,
+            authenticate: false,
+            extraScopes: [pullScope(from)],
+          })
+          if (isRetryableStatus(answer.status)) throw registryErrorFromResponse(answer, { action, url: url.toString() })
+          return answer
+        }, this.#policy(action, signal))
       } catch (error) {
         if (isAborted(signal) || !(error instanceof RegistryError)) throw error
         this.#context.logger?.debug?.('mount refused, uploading', { digest: descriptor.digest, from, reason: error.message })

@@ -249,6 +249,29 @@ describe('retry limits and error mapping (fake registry)', () => {
     }
   })
 
+  it('a mount answered 503 is tried again (a cheap POST), not given up for a full upload', async () => {
+    const mounts: number[] = []
+    reset((req, res, body) => {
+      if (req.method === 'POST' && new URL(req.url ?? '/', 'http://fake').searchParams.has('mount')) {
+        mounts.push(mounts.length === 0 ? 503 : 201)
+        return void res.writeHead(mounts.at(-1)!, mounts.length === 1 ? { 'Retry-After': '0' } : {}).end()
+      }
+      working(fake)(req, res, body)
+    })
+    const uploader = new TargetedUploader({ retries: 2, retryDelayMs: 1 })
+    try {
+      const blob = randomBlob(70_000)
+      const progress = tracker()
+      await uploader.uploadBlob(targetOf(), blob.descriptor, progress.opener(blob.data), { onBytes: progress.onBytes, mountFrom: ['fake/base'] })
+      assert.deepEqual(mounts, [503, 201], 'the mount was asked twice and granted')
+      assert.equal(fake.log.filter((line) => line.startsWith('PATCH')).length, 0, 'no byte uploaded')
+      assert.equal(progress.streams.length, 0, 'the blob was never opened')
+      assert.equal(progress.sum(), blob.descriptor.size, 'progress says done')
+    } finally {
+      uploader.close()
+    }
+  })
+
   it('retries: 0 means exactly one attempt; 429 is retryable', async () => {
     reset((_req, res) => void res.writeHead(429).end())
     const uploader = new TargetedUploader({ retries: 0 })
