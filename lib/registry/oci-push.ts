@@ -42,8 +42,6 @@ const OCTET_STREAM = 'application/octet-stream'
 const MOUNT_ATTEMPTS = 2
 /** Redirected parts in flight at once (the next part's PATCH starts while earlier parts go to the object store). */
 const PARTS_IN_FLIGHT = 4
-/** In-place retries of a redirected part before the blob restarts. */
-const PART_RETRIES = 3
 /** How long `close` waits for settling uploads and session DELETEs before leaving them to the background. */
 const CLOSE_WAIT_MS = 10_000
 /** Retries of a refused connection (whatever `retries` says): a wrong address fails within a few seconds. */
@@ -423,8 +421,9 @@ export class OciPush implements RegistryPush {
         return digest
       },
       {
+        // The step's own budget (`retries`), like every idempotent step: a part the store keeps
+        // failing is tried in place that often before the blob restarts from a new session.
         ...this.#policy(action, signal),
-        retries: PART_RETRIES,
         onRetry: ({ attempt, error, delayMs }) => {
           this.#context.logger?.warn?.('part upload failed, retrying it', { action, attempt, reason: error instanceof Error ? error.message : 'unknown', delayMs })
           tally.takeBack()

@@ -34,8 +34,8 @@ export interface RedirectRegistry {
   readonly host: string
   /** What passed: redirects answered, parts stored, requests to the store with Authorization, commits and their etag checks. */
   readonly stats: { redirects: number; storedParts: number; storeAuthorizations: number; commits: Array<{ etag: string | undefined; etagOk: boolean }> }
-  /** Make the object store answer 500 to the next `n` part uploads (after reading them). */
-  failNextParts(n: number): void
+  /** Make the object store answer 500 to the next `n` part uploads (after reading them); only to the part at byte `start` when given. */
+  failNextParts(n: number, start?: number): void
   stop(): Promise<void>
 }
 
@@ -46,6 +46,7 @@ export async function startRedirectRegistry(upstream: string): Promise<RedirectR
   const pending = new Map<string, { session: string; start: number; end: number }>()
   const stats: RedirectRegistry['stats'] = { redirects: 0, storedParts: 0, storeAuthorizations: 0, commits: [] }
   let failing = 0
+  let failingStart: number | undefined
   let front = ''
   let store = ''
 
@@ -150,7 +151,7 @@ export async function startRedirectRegistry(upstream: string): Promise<RedirectR
     pipeline(req, createWriteStream(file))
       .then(async () => {
         const size = (await stat(file)).size
-        if (failing > 0) {
+        if (failing > 0 && (failingStart === undefined || failingStart === target.start)) {
           failing--
           return void res.writeHead(500).end()
         }
@@ -170,7 +171,10 @@ export async function startRedirectRegistry(upstream: string): Promise<RedirectR
   return {
     host: front.slice('http://'.length),
     stats,
-    failNextParts: (n) => void (failing = n),
+    failNextParts: (n, start) => {
+      failing = n
+      failingStart = start
+    },
     stop: async () => {
       for (const server of [frontServer, storeServer]) {
         server.closeAllConnections()
