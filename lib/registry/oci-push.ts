@@ -28,9 +28,9 @@ import { assertUrlAllowed } from './endpoint.js'
 import type { RegistryResponse } from './http-client.js'
 import { BodyStreamError, RegistryClient } from './registry-client.js'
 import { isAborted, isRetryable, retry, throwIfAborted, type RetryPolicy } from './retry.js'
-import { isRetryableStatus, networkErrorCode, registryErrorFromResponse } from './registry-error.js'
+import { networkErrorCode } from './registry-error.js'
 import type { BlobSightings, SharedUploads } from './shared-uploads.js'
-import { expectStatus } from './transport/expect-status.js'
+import { expectStatus, rejectRetryable } from './transport/expect-status.js'
 import type { BlobOpener, ManifestPayload, RegistryPush, RegistryTarget, UploadBlobOptions } from './uploader.js'
 import { appendQueryParam } from './url.js'
 
@@ -81,7 +81,7 @@ export class OciPush implements RegistryPush {
   #prepared: string | undefined
   #closed = false
   /** Uploads still settling and DELETEs of abandoned sessions (a restart, a refused mount, a cancel) still running: `close` waits for them. */
-  readonly #cancelling = new Set<Promise<void>>()
+  readonly #background = new Set<Promise<void>>()
 
   private constructor(context: OciPushContext, target: RegistryTarget) {
     this.#context = context
@@ -165,10 +165,10 @@ export class OciPush implements RegistryPush {
     // answering every DELETE with 503 would hold a shutdown for the whole retry budget); what is
     // still running then goes on in the background.
     const deadline = Date.now() + CLOSE_WAIT_MS
-    while (this.#cancelling.size > 0 && Date.now() < deadline) {
+    while (this.#background.size > 0 && Date.now() < deadline) {
       let timer: NodeJS.Timeout | undefined
       const timeUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, deadline - Date.now())))
-      await Promise.race([Promise.all(this.#cancelling), timeUp])
+      await Promise.race([Promise.all(this.#background), timeUp])
       clearTimeout(timer)
     }
   }
@@ -202,8 +202,7 @@ export class OciPush implements RegistryPush {
             authenticate: false,
             extraScopes: [pullScope(from)],
           })
-          if (isRetryableStatus(answer.status)) throw registryErrorFromResponse(answer, { action, url: url.toString() })
-          return answer
+          return rejectRetryable(answer, action)
         }, this.#policy(action, signal))
       } catch (error) {
         if (isAborted(signal) || !(error instanceof RegistryError)) throw error
@@ -394,7 +393,7 @@ export class OciPush implements RegistryPush {
   /**
    * A redirected part: PUT the same bytes to the object store's pre-signed URL, with no
    * Authorization and no registry headers (RegistryClient sends credentials only to the registry's
-   * own origin). Retried in place a few times, its progress taken back before each try; returns
+   * own origin). Retried in place with the step's `retries` budget, its progress taken back before each try; returns
    * the part's MD5. When the tries run out the blob restarts from a new session.
    */
   async #putPart(
@@ -494,7 +493,7 @@ export class OciPush implements RegistryPush {
           authenticate: false,
           timeoutMs: Math.min(this.#context.timeoutMs, 10_000),
         })
-        if (isRetryableStatus(response.status)) throw registryErrorFromResponse(response, { action, url: location })
+        rejectRetryable(response, action)
       }, this.#policy(action, undefined))
     } catch {
       // the registry purges abandoned sessions itself
@@ -508,8 +507,8 @@ export class OciPush implements RegistryPush {
 
   /** Clean-up work (never rejecting) that `close` waits for. */
   #inBackground(work: Promise<void>): void {
-    const tracked = work.finally(() => this.#cancelling.delete(tracked))
-    this.#cancelling.add(tracked)
+    const tracked = work.finally(() => this.#background.delete(tracked))
+    this.#background.add(tracked)
   }
 
   /** `upload`, which `close` also waits for until it has settled (its outcome stays the caller's). */

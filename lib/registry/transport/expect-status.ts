@@ -1,6 +1,6 @@
 import type { RegistryError } from '../../errors.js'
 import type { RegistryResponse } from '../http-client.js'
-import { registryErrorFromResponse } from '../registry-error.js'
+import { isRetryableStatus, registryErrorFromResponse } from '../registry-error.js'
 
 /**
  * The one place an unexpected registry answer becomes an error: returns `response` when its status
@@ -15,4 +15,10 @@ export function expectStatus(response: RegistryResponse, action: string, ...code
 /** The error for an answer that is not what `action` needed. */
 export function unexpected(response: RegistryResponse, action: string): RegistryError {
   return registryErrorFromResponse(response, { action, url: response.url })
+}
+
+/** Throw the failure a retry loop should see for a 5xx or 429 answer; any other answer is returned for the caller to judge. */
+export function rejectRetryable(response: RegistryResponse, action: string): RegistryResponse {
+  if (isRetryableStatus(response.status)) throw unexpected(response, action)
+  return response
 }
